@@ -1,0 +1,608 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace ferry {
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = kKiB * 1024;
+constexpr std::uint64_t kGiB = kMiB * 1024;
+constexpr unsigned kMaxWorkers = 4096;
+constexpr std::uint64_t kMaxBufferMemory = 1024 * kGiB;
+constexpr const char* kDefaultListen = "127.0.0.1:8080";
+constexpr const char* kListenForms =
+    "HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH";
+constexpr const char* kDurationForms = "(e.g. 500ms, 30s, 5m, 1h)";
+const std::vector<std::string> kLogLevels = {"error", "warning", "notice",
+                                             "info", "debug"};
+
+std::string Flag(const std::string& name) { return "--" + name; }
+
+/// "256K" for 262144: the largest unit that divides the value exactly.
+std::string FormatByteSize(std::uint64_t bytes) {
+  for (auto [unit, suffix] : {std::pair{kGiB, "G"}, {kMiB, "M"}, {kKiB, "K"}}) {
+    if (bytes != 0 && bytes % unit == 0) {
+      return std::to_string(bytes / unit) + suffix;
+    }
+  }
+  return std::to_string(bytes);
+}
+
+/// "10s" for 10000 ms, "250ms" for 250 ms: whole seconds when exact.
+std::string FormatDuration(Milliseconds time) {
+  const auto ms = time.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+/// Splits "123abc" into 123 and "abc"; throws when there are no digits or
+/// the number overflows.
+std::pair<std::uint64_t, std::string> SplitNumber(const std::string& text) {
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    const unsigned digit = text[i] - '0';
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+      throw std::invalid_argument("number too large: " + text);
+    }
+    value = value * 10 + digit;
+  }
+  if (i == 0) throw std::invalid_argument("not a number: " + text);
+  return {value, Lower(text.substr(i))};
+}
+
+std::uint64_t Scale(std::uint64_t value, std::uint64_t unit,
+                    const std::string& text) {
+  if (value > std::numeric_limits<std::uint64_t>::max() / unit) {
+    throw std::invalid_argument("too large: " + text);
+  }
+  return value * unit;
+}
+
+po::typed_value<std::string>* Text(const char* arg, const std::string& def) {
+  return po::value<std::string>()->value_name(arg)->default_value(def);
+}
+
+/// Options accepted both on the command line and in the config file.
+po::options_description SettingOptions() {
+  const Config d;
+  po::options_description o(
+      "Options (each also settable in the --config file as \"name = value\")",
+      80, 40);
+  // clang-format off
+  o.add_options()
+      ("root", Text("DIR", FERRY_DEFAULT_ROOT), "serve the files under DIR")
+      ("listen", po::value<std::vector<std::string>>()->value_name("ADDR"),
+       "listen on HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH; "
+       "repeatable (default 127.0.0.1:8080, none with socket activation)")
+      ("workers", Text("N", std::to_string(d.workers)),
+       "worker processes; 0 = one per online CPU")
+      ("helper-threads", Text("N", std::to_string(d.helper_threads)),
+       "helper threads per worker for blocking work (1..64)")
+      ("block-size", Text("SIZE", FormatByteSize(d.block_size)),
+       "size of one read (power of two, 4K..64M)")
+      ("read-ahead", Text("N", std::to_string(d.read_ahead)),
+       "blocks in flight per connection (1..64)")
+      ("queue-depth", Text("N", std::to_string(d.queue_depth)),
+       "reads in flight per worker (1..65536)")
+      ("buffer-memory", Text("SIZE", FormatByteSize(d.buffer_memory)),
+       "buffer pool per worker (at least block-size * read-ahead)")
+      ("max-connections", Text("N", std::to_string(d.max_connections)),
+       "connections per worker (1..1000000); more get 503")
+      ("header-timeout", Text("TIME", FormatDuration(d.header_timeout)),
+       "time allowed to send a request's headers")
+      ("idle-timeout", Text("TIME", FormatDuration(d.idle_timeout)),
+       "keep-alive time between requests")
+      ("send-timeout", Text("TIME", FormatDuration(d.send_timeout)),
+       "time a client may accept no data")
+      ("shutdown-timeout", Text("TIME", FormatDuration(d.shutdown_timeout)),
+       "graceful stop: time to finish responses (0 = close now)")
+      ("max-request-line", Text("SIZE", FormatByteSize(d.max_request_line)),
+       "longest request line (256..1M); longer gets 414")
+      ("max-header-bytes", Text("SIZE", FormatByteSize(d.max_header_bytes)),
+       "largest request head (max-request-line..1M); larger gets 431")
+      ("max-headers", Text("N", std::to_string(d.max_headers)),
+       "most header fields in a request (1..10000); more gets 431")
+      ("max-ranges", Text("N", std::to_string(d.max_ranges)),
+       "most ranges in a Range header (1..10000)")
+      ("index", Text("NAME", d.index), "file served for a directory")
+      ("allow-dotfiles", po::bool_switch(),
+       "serve names that start with '.' (file: allow-dotfiles = true)")
+      ("log-level", Text("LEVEL", d.log_level),
+       "error, warning, notice, info or debug")
+      ("mime-types", Text("FILE", d.mime_types),
+       "file mapping extensions to Content-Type");
+  // clang-format on
+  return o;
+}
+
+/// Options of the command line only.
+po::options_description CommandOptions() {
+  po::options_description o("Command-line only", 80, 40);
+  // clang-format off
+  o.add_options()
+      ("config", po::value<std::string>()->value_name("FILE"),
+       "read settings from FILE; the command line wins")
+      ("check-config", po::bool_switch(),
+       "validate the options, print the effective configuration, exit")
+      ("help,h", po::bool_switch(), "print this help and exit")
+      ("version,V", po::bool_switch(), "print the version and exit");
+  // clang-format on
+  return o;
+}
+
+/// Where each setting of the config file is, for messages.
+struct ConfigFile {
+  std::string path;
+  std::multimap<std::string, std::pair<int, std::string>> lines;
+
+  /// "FILE:LINE: " for `name` (= `value` when given), "" when absent.
+  std::string Where(const std::string& name, const std::string& value) const {
+    auto [first, last] = lines.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      if (value.empty() || it->second.second == value) {
+        return path + ":" + std::to_string(it->second.first) + ": ";
+      }
+    }
+    return first == last ? "" : Where(name, "");
+  }
+};
+
+std::string Trim(const std::string& text) {
+  const auto begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r") + 1 - begin);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError("--config: cannot read '" + path +
+                      "': " + std::strerror(EISDIR));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError("--config: cannot read '" + path +
+                      "': " + std::strerror(errno));
+  }
+  std::string text{std::istreambuf_iterator<char>(in), {}};
+  if (in.bad()) {
+    throw ConfigError("--config: cannot read '" + path + "': read error");
+  }
+  return text;
+}
+
+/// Checks the file's lines as Boost will read them, so that errors carry a
+/// line number (Boost's own messages have none).
+ConfigFile ScanConfigFile(const std::string& path, const std::string& text,
+                          const po::options_description& settings) {
+  ConfigFile file{path, {}};
+  std::istringstream in(text);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    line = Trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    const auto equals = line.find('=');
+    if (line.front() == '[' || equals == std::string::npos) {
+      throw ConfigError(where + "expected 'name = value', got '" + line + "'");
+    }
+    const std::string name = Trim(line.substr(0, equals));
+    const std::string value = Trim(line.substr(equals + 1));
+    if (settings.find_nothrow(name, false) == nullptr) {
+      throw ConfigError(where + "unknown option '" + name + "'");
+    }
+    if (value.empty()) throw ConfigError(where + Flag(name) + ": no value");
+    if (const auto first = file.lines.find(name);
+        name != "listen" && first != file.lines.end()) {
+      throw ConfigError(where + Flag(name) + ": given twice (first on line " +
+                        std::to_string(first->second.first) + ")");
+    }
+    file.lines.emplace(name, std::pair{number, value});
+  }
+  return file;
+}
+
+/// Turns the variables map into a validated Config. Every error names the
+/// flag, and the file and line when the value came from the config file.
+class Validator {
+ public:
+  Validator(const po::variables_map& vm, const std::set<std::string>& cli,
+            const ConfigFile* file)
+      : vm_(vm), cli_(cli), file_(file) {}
+
+  [[noreturn]] void Fail(const std::string& name, const std::string& value,
+                         const std::string& problem) const {
+    std::string where;
+    if (file_ != nullptr && cli_.count(name) == 0) {
+      where = file_->Where(name, value);
+    }
+    throw ConfigError(where + Flag(name) + ": '" + value + "' " + problem);
+  }
+
+  std::string String(const std::string& name) const {
+    const std::string value = vm_[name].as<std::string>();
+    if (value.empty()) Fail(name, value, "must not be empty");
+    return value;
+  }
+
+  unsigned Count(const std::string& name, unsigned low, unsigned high) const {
+    const std::string text = vm_[name].as<std::string>();
+    std::uint64_t value = 0;
+    try {
+      auto [number, rest] = SplitNumber(text);
+      if (!rest.empty()) throw std::invalid_argument(text);
+      value = number;
+    } catch (const std::invalid_argument&) {
+      value = std::uint64_t{high} + 1;
+    }
+    if (value < low || value > high) {
+      Fail(name, text,
+           "is not a number from " + std::to_string(low) + " to " +
+               std::to_string(high));
+    }
+    return static_cast<unsigned>(value);
+  }
+
+  std::uint64_t Size(const std::string& name, std::uint64_t low,
+                     std::uint64_t high, bool power_of_two = false) const {
+    const std::string text = vm_[name].as<std::string>();
+    std::uint64_t value = 0;
+    bool ok = true;
+    try {
+      value = ParseByteSize(text);
+    } catch (const std::invalid_argument&) {
+      ok = false;
+    }
+    if (power_of_two && (value & (value - 1)) != 0) ok = false;
+    if (!ok || value < low || value > high) {
+      Fail(name, text,
+           std::string("is not ") +
+               (power_of_two ? "a power of two" : "a size") + " between " +
+               FormatByteSize(low) + " and " + FormatByteSize(high));
+    }
+    return value;
+  }
+
+  Milliseconds Duration(const std::string& name, bool allow_zero) const {
+    const std::string text = vm_[name].as<std::string>();
+    try {
+      const Milliseconds value = ParseDuration(text);
+      if (allow_zero || value.count() > 0) return value;
+    } catch (const std::invalid_argument&) {
+    }
+    Fail(name, text,
+         std::string("is not a duration") +
+             (allow_zero ? " " : " greater than zero ") + kDurationForms);
+  }
+
+  std::vector<ListenAddress> Listen() const {
+    std::vector<ListenAddress> addresses;
+    for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
+      try {
+        addresses.push_back(ParseListenAddress(text));
+      } catch (const ConfigError& e) {
+        const bool from_file = file_ != nullptr && cli_.count("listen") == 0;
+        throw ConfigError((from_file ? file_->Where("listen", text) : "") +
+                          e.what());
+      }
+    }
+    return addresses;
+  }
+
+ private:
+  const po::variables_map& vm_;
+  const std::set<std::string>& cli_;
+  const ConfigFile* file_;
+};
+
+Config MakeConfig(const Validator& v, const po::variables_map& vm) {
+  Config c;
+  c.root = v.String("root");
+  c.listen_given = vm.count("listen") != 0;
+  if (c.listen_given) {
+    c.listen = v.Listen();
+  } else {
+    c.listen = {ParseListenAddress(kDefaultListen)};
+  }
+  c.workers = v.Count("workers", 0, kMaxWorkers);
+  c.helper_threads = v.Count("helper-threads", 1, 64);
+  c.block_size = v.Size("block-size", 4 * kKiB, 64 * kMiB, true);
+  c.read_ahead = v.Count("read-ahead", 1, 64);
+  c.queue_depth = v.Count("queue-depth", 1, 65536);
+  c.buffer_memory = v.Size("buffer-memory", 4 * kKiB, kMaxBufferMemory);
+  if (c.buffer_memory < c.block_size * c.read_ahead) {
+    v.Fail("buffer-memory", vm["buffer-memory"].as<std::string>(),
+           "is less than --block-size * --read-ahead (" +
+               FormatByteSize(c.block_size * c.read_ahead) + ")");
+  }
+  c.max_connections = v.Count("max-connections", 1, 1'000'000);
+  c.header_timeout = v.Duration("header-timeout", false);
+  c.idle_timeout = v.Duration("idle-timeout", false);
+  c.send_timeout = v.Duration("send-timeout", false);
+  c.shutdown_timeout = v.Duration("shutdown-timeout", true);
+  c.max_request_line = v.Size("max-request-line", 256, kMiB);
+  c.max_header_bytes = v.Size("max-header-bytes", 256, kMiB);
+  if (c.max_header_bytes < c.max_request_line) {
+    v.Fail("max-header-bytes", vm["max-header-bytes"].as<std::string>(),
+           "is less than --max-request-line (" +
+               FormatByteSize(c.max_request_line) + ")");
+  }
+  c.max_headers = v.Count("max-headers", 1, 10000);
+  c.max_ranges = v.Count("max-ranges", 1, 10000);
+  c.index = v.String("index");
+  if (c.index.find('/') != std::string::npos || c.index == "." ||
+      c.index == "..") {
+    v.Fail("index", c.index, "is not a plain file name");
+  }
+  c.allow_dotfiles = vm["allow-dotfiles"].as<bool>();
+  c.log_level = v.String("log-level");
+  if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
+      kLogLevels.end()) {
+    v.Fail("log-level", c.log_level,
+           "is not error, warning, notice, info or debug");
+  }
+  c.mime_types = v.String("mime-types");
+  if (vm.count("config") != 0) c.config_file = vm["config"].as<std::string>();
+  return c;
+}
+
+/// Boost's messages, reworded to "<flag>: <problem>" on one line; `file` is
+/// the config file being read, if any.
+[[noreturn]] void Rethrow(const po::error& e, const ConfigFile* file) {
+  std::string flag;
+  std::string where = file != nullptr ? file->path + ": " : "";
+  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&e)) {
+    flag = named->get_option_name();
+    if (!flag.empty() && flag.front() != '-') flag = Flag(flag);
+    if (file != nullptr && flag.size() > 2) {
+      const std::string line = file->Where(flag.substr(2), "");
+      if (!line.empty()) where = line;
+    }
+  }
+  std::string problem = e.what();
+  if (dynamic_cast<const po::unknown_option*>(&e) != nullptr) {
+    problem = "unknown option";
+  } else if (dynamic_cast<const po::multiple_occurrences*>(&e) != nullptr) {
+    problem = "given more than once";
+  } else if (const auto* s = dynamic_cast<const po::invalid_syntax*>(&e)) {
+    if (s->kind() == po::invalid_syntax::missing_parameter) {
+      problem = "missing argument";
+    } else if (s->kind() == po::invalid_syntax::extra_parameter) {
+      problem = "takes no argument";
+    }
+  } else if (dynamic_cast<const po::invalid_bool_value*>(&e) != nullptr) {
+    problem = "expects true or false";
+  }
+  throw ConfigError(where + (flag.empty() ? "" : flag + ": ") + problem);
+}
+
+/// GOTCHA: Boost takes the next word as the argument even when it is an
+/// option ("--root --listen :80" sets root to "--listen"); call that a
+/// missing argument, as the user meant.
+void CheckArgumentsAreNotOptions(const po::parsed_options& parsed) {
+  for (const auto& option : parsed.options) {
+    if (option.original_tokens.size() == 2 && option.value.size() == 1 &&
+        option.value[0].rfind("--", 0) == 0 && option.value[0].size() > 2) {
+      throw ConfigError(Flag(option.string_key) + ": missing argument (got '" +
+                        option.value[0] + "')");
+    }
+  }
+}
+
+}  // namespace
+
+ListenAddress ParseListenAddress(const std::string& text) {
+  ListenAddress address;
+  address.text = text;
+  auto fail = [&](const std::string& problem) {
+    throw ConfigError("--listen: '" + text + "' " + problem);
+  };
+  if (text.rfind("unix:", 0) == 0) {
+    address.kind = ListenAddress::Kind::kUnix;
+    address.path = text.substr(5);
+    if (address.path.empty()) fail("has no socket path after 'unix:'");
+    if (address.path.size() >= sizeof(sockaddr_un::sun_path)) {
+      fail("has a socket path longer than " +
+           std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+    }
+    return address;
+  }
+  std::string port = text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find("]:");
+    if (close == std::string::npos) fail(std::string("is not ") + kListenForms);
+    address.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    in6_addr v6;
+    if (inet_pton(AF_INET6, address.host.c_str(), &v6) != 1) {
+      fail("has no IPv6 address in brackets (names are not resolved)");
+    }
+  } else if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+    address.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    in_addr v4;
+    if (address.host.find(':') != std::string::npos) {
+      fail("needs brackets around an IPv6 address, as in [::1]:8080");
+    }
+    if (!address.host.empty() &&
+        inet_pton(AF_INET, address.host.c_str(), &v4) != 1) {
+      fail("has no IPv4 address before the port (names are not resolved)");
+    }
+  }
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(),
+                                  [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoul(port) > 65535) {
+    fail("has no port from 0 to 65535 (forms: " + std::string(kListenForms) +
+         ")");
+  }
+  address.port = static_cast<std::uint16_t>(std::stoul(port));
+  return address;
+}
+
+std::uint64_t ParseByteSize(const std::string& text) {
+  auto [value, unit] = SplitNumber(text);
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  if (unit.empty()) return value;
+  if (unit == "k") return Scale(value, kKiB, text);
+  if (unit == "m") return Scale(value, kMiB, text);
+  if (unit == "g") return Scale(value, kGiB, text);
+  throw std::invalid_argument("not a size: " + text);
+}
+
+Milliseconds ParseDuration(const std::string& text) {
+  auto [value, unit] = SplitNumber(text);
+  std::uint64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit.empty() || unit == "s") {
+    scale = 1'000;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else {
+    throw std::invalid_argument("not a duration: " + text);
+  }
+  const std::uint64_t ms = Scale(value, scale, text);
+  if (ms > static_cast<std::uint64_t>(Milliseconds::max().count())) {
+    throw std::invalid_argument("too long: " + text);
+  }
+  return Milliseconds(static_cast<Milliseconds::rep>(ms));
+}
+
+Invocation ParseCommandLine(int argc, const char* const* argv) {
+  const po::options_description settings = SettingOptions();
+  po::options_description command_line;
+  command_line.add(settings).add(CommandOptions());
+  po::options_description hidden;
+  hidden.add_options()("argument", po::value<std::vector<std::string>>());
+  command_line.add(hidden);
+  po::positional_options_description positional;
+  positional.add("argument", -1);
+
+  po::variables_map vm;
+  std::set<std::string> cli;
+  try {
+    const auto parsed = po::command_line_parser(argc, argv)
+                            .options(command_line)
+                            .positional(positional)
+                            .style(po::command_line_style::default_style &
+                                   ~po::command_line_style::allow_guessing)
+                            .run();
+    CheckArgumentsAreNotOptions(parsed);
+    for (const auto& option : parsed.options) cli.insert(option.string_key);
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    Rethrow(e, nullptr);
+  }
+  if (vm.count("argument") != 0) {
+    throw ConfigError("unexpected argument '" +
+                      vm["argument"].as<std::vector<std::string>>().front() +
+                      "' (options start with --)");
+  }
+
+  Invocation invocation;
+  if (vm["help"].as<bool>()) {
+    invocation.action = Invocation::Action::kHelp;
+    return invocation;
+  }
+  if (vm["version"].as<bool>()) {
+    invocation.action = Invocation::Action::kVersion;
+    return invocation;
+  }
+  if (vm["check-config"].as<bool>()) {
+    invocation.action = Invocation::Action::kCheckConfig;
+  }
+
+  ConfigFile file;
+  if (vm.count("config") != 0) {
+    file.path = vm["config"].as<std::string>();
+    if (file.path.empty()) throw ConfigError("--config: '' is not a file name");
+    const std::string text = ReadFile(file.path);
+    file = ScanConfigFile(file.path, text, settings);
+    std::istringstream in(text);
+    try {
+      po::store(po::parse_config_file(in, settings), vm);
+    } catch (const po::error& e) {
+      Rethrow(e, &file);
+    }
+  }
+  po::notify(vm);
+  invocation.config =
+      MakeConfig(Validator(vm, cli, file.path.empty() ? nullptr : &file), vm);
+  return invocation;
+}
+
+Config ReloadConfig(int argc, const char* const* argv) {
+  return ParseCommandLine(argc, argv).config;
+}
+
+std::string HelpText() {
+  std::ostringstream out;
+  out << "Usage: ferryd [OPTIONS]\n"
+      << "Serve the files of one directory tree to HTTP/1.1 clients.\n\n"
+      << SettingOptions() << "\n"
+      << CommandOptions();
+  return out.str();
+}
+
+std::string DescribeConfig(const Config& c) {
+  std::ostringstream out;
+  out << "root = " << c.root << "\n";
+  if (c.listen_given) {
+    for (const auto& address : c.listen) {
+      out << "listen = " << address.text << "\n";
+    }
+  } else {
+    out << "# listen = " << kDefaultListen
+        << "  (default; none with socket activation)\n";
+  }
+  out << "workers = " << c.workers << "\n"
+      << "helper-threads = " << c.helper_threads << "\n"
+      << "block-size = " << FormatByteSize(c.block_size) << "\n"
+      << "read-ahead = " << c.read_ahead << "\n"
+      << "queue-depth = " << c.queue_depth << "\n"
+      << "buffer-memory = " << FormatByteSize(c.buffer_memory) << "\n"
+      << "max-connections = " << c.max_connections << "\n"
+      << "header-timeout = " << FormatDuration(c.header_timeout) << "\n"
+      << "idle-timeout = " << FormatDuration(c.idle_timeout) << "\n"
+      << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"
+      << "shutdown-timeout = " << FormatDuration(c.shutdown_timeout) << "\n"
+      << "max-request-line = " << FormatByteSize(c.max_request_line) << "\n"
+      << "max-header-bytes = " << FormatByteSize(c.max_header_bytes) << "\n"
+      << "max-headers = " << c.max_headers << "\n"
+      << "max-ranges = " << c.max_ranges << "\n"
+      << "index = " << c.index << "\n"
+      << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n"
+      << "log-level = " << c.log_level << "\n"
+      << "mime-types = " << c.mime_types << "\n";
+  return out.str();
+}
+
+}  // namespace ferry

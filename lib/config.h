@@ -1,0 +1,91 @@
+#pragma once
+// ferryd's options: parsed from the command line and an optional config file
+// (same names), validated, and printable as the effective configuration.
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+/// A listening address as given to --listen.
+struct ListenAddress {
+  enum class Kind { kInet, kUnix };
+  Kind kind = Kind::kInet;
+  std::string host;   ///< kInet: IPv4 or IPv6 literal (no brackets), "" = any
+  std::uint16_t port = 0;
+  std::string path;   ///< kUnix: the socket's path
+  std::string text;   ///< as the user wrote it, for messages
+};
+
+/// Parses "HOST:PORT", "[V6]:PORT", ":PORT", "PORT" or "unix:PATH".
+/// Throws ConfigError naming "--listen" when malformed.
+ListenAddress ParseListenAddress(const std::string& text);
+
+using Milliseconds = std::chrono::milliseconds;
+
+/// The effective configuration. Defaults here are the documented ones.
+struct Config {
+  std::string root;  ///< default: the packaged document root (see config.cc)
+  std::vector<ListenAddress> listen;  ///< empty with socket activation
+  bool listen_given = false;          ///< --listen appeared somewhere
+  unsigned workers = 0;               ///< 0: one per online CPU
+  unsigned helper_threads = 2;        ///< per worker
+  std::uint64_t block_size = 256 * 1024;
+  unsigned read_ahead = 4;            ///< blocks in flight per connection
+  unsigned queue_depth = 128;         ///< AIO reads in flight per worker
+  std::uint64_t buffer_memory = 64ull << 20;  ///< per worker
+  unsigned max_connections = 8192;    ///< per worker
+  Milliseconds header_timeout{10'000};
+  Milliseconds idle_timeout{60'000};
+  Milliseconds send_timeout{30'000};
+  Milliseconds shutdown_timeout{10'000};
+  std::uint64_t max_request_line = 8192;
+  std::uint64_t max_header_bytes = 16384;
+  unsigned max_headers = 100;
+  unsigned max_ranges = 64;
+  std::string index = "index.html";
+  bool allow_dotfiles = false;
+  std::string log_level = "info";  ///< error, warning, notice, info, debug
+  std::string mime_types = "/etc/mime.types";
+  std::string config_file;         ///< --config, "" when none
+};
+
+/// A bad option: what() is one line that names the flag.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What the command line asks for besides running.
+struct Invocation {
+  enum class Action { kRun, kHelp, kVersion, kCheckConfig };
+  Action action = Action::kRun;
+  Config config;
+};
+
+/// Parses argv and, with --config, the file; validates every value.
+/// Throws ConfigError on the first problem.
+Invocation ParseCommandLine(int argc, const char* const* argv);
+
+/// Re-reads `config_file` with the command line's values kept on top (for
+/// SIGHUP). Throws ConfigError.
+Config ReloadConfig(int argc, const char* const* argv);
+
+/// The --help text: usage and every option with its default.
+std::string HelpText();
+
+/// The effective configuration in config-file syntax ("name = value").
+std::string DescribeConfig(const Config& config);
+
+/// "64M" -> 67108864 (K, M, G are powers of 1024; a trailing B allowed).
+/// Throws std::invalid_argument.
+std::uint64_t ParseByteSize(const std::string& text);
+
+/// "250ms", "10s", "5m", "1h", or a plain number of seconds.
+/// Throws std::invalid_argument.
+Milliseconds ParseDuration(const std::string& text);
+
+}  // namespace ferry

@@ -1,0 +1,518 @@
+#include "connection.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "log.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::int64_t kLingerMillis = 2000;
+
+int StatusForOpenError(int error) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:  // RESOLVE_BENEATH: the path tried to leave the root
+    case ELOOP:  // a symlink loop, or a magic link
+    case ENAMETOOLONG:
+      return 404;
+    case EACCES:
+    case EPERM:
+    case ENXIO:
+      return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+void CountStatus(int status, WorkerCounters& counters) {
+  if (status < 300) {
+    Bump(counters.responses_2xx);
+  } else if (status < 400) {
+    Bump(counters.responses_3xx);
+  } else if (status < 500) {
+    Bump(counters.responses_4xx);
+  } else {
+    Bump(counters.responses_5xx);
+  }
+}
+
+}  // namespace
+
+void Connection::Start(UniqueFd socket, std::uint64_t token,
+                       ServingContext& ctx) {
+  socket_ = std::move(socket);
+  token_ = token;
+  if (input_capacity_ != ctx.limits.max_header_bytes) {
+    input_capacity_ = ctx.limits.max_header_bytes;
+    input_ = std::make_unique<char[]>(input_capacity_);
+  }
+  input_length_ = 0;
+  request_length_ = 0;
+  requests_ = 0;
+  waiting_for_block_ = false;
+  want_write_ = false;
+  close_after_response_ = false;
+  state_ = State::kReadingRequest;
+  deadline_ms_ = ctx.now_ms + ctx.config.idle_timeout.count();
+  OnReadable(ctx);
+}
+
+void Connection::OnSocketEvent(std::uint32_t band, ServingContext& ctx) {
+  switch (state_) {
+    case State::kReadingRequest:
+      if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) OnReadable(ctx);
+      break;
+    case State::kStreaming:
+      if (band & (POLLOUT | POLLERR | POLLHUP)) OnWritable(ctx);
+      break;
+    case State::kLingering:
+      OnLingerReadable(ctx);
+      break;
+    case State::kResolving:
+    case State::kClosed:
+      break;
+  }
+}
+
+// ---- kReadingRequest -------------------------------------------------------
+
+void Connection::OnReadable(ServingContext& ctx) {
+  for (;;) {
+    if (input_length_ > 0) {
+      ParseResult parsed = ParseRequest(
+          std::string_view(input_.get(), input_length_), ctx.limits, &request_);
+      if (parsed.kind == ParseResult::Kind::kDone) {
+        request_length_ = parsed.consumed;
+        HandleRequest(ctx);
+        return;
+      }
+      if (parsed.kind == ParseResult::Kind::kError) {
+        Bump(ctx.counters.requests);
+        request_.method = Method::kGet;
+        RespondStatus(parsed.status, /*close=*/true, ctx);
+        return;
+      }
+      if (input_length_ == input_capacity_) {
+        RespondStatus(431, /*close=*/true, ctx);
+        return;
+      }
+    }
+    ssize_t n = recv(socket_.get(), input_.get() + input_length_,
+                     input_capacity_ - input_length_, 0);
+    if (n > 0) {
+      if (input_length_ == 0) {
+        deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
+      }
+      input_length_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;  // the next POLL_IN signal resumes
+    Close(ctx);  // the client closed, or the socket failed
+    return;
+  }
+}
+
+void Connection::HandleRequest(ServingContext& ctx) {
+  Bump(ctx.counters.requests);
+  ++requests_;
+  if (!ctx.config.allow_dotfiles && HasDotSegment(request_.path)) {
+    RespondStatus(403, false, ctx);
+    return;
+  }
+  open_path_ = request_.path;
+  if (request_.directory_form) {
+    if (!open_path_.empty()) open_path_ += '/';
+    open_path_ += ctx.config.index;
+  }
+  OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
+  if (opened.error == EAGAIN) {
+    // The lookup needs the disk: a helper does it without RESOLVE_CACHED.
+    state_ = State::kResolving;
+    deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+    HelperJob job;
+    job.kind = HelperJob::Kind::kOpen;
+    job.token = token_;
+    job.path = open_path_;
+    ctx.helpers.Submit(std::move(job));
+    return;
+  }
+  OnOpened(std::move(opened), ctx);
+}
+
+// ---- kResolving ------------------------------------------------------------
+
+void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
+  if (state_ != State::kResolving) return;
+  Bump(ctx.counters.helper_opens);
+  OnOpened(std::move(opened), ctx);
+}
+
+void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
+  if (opened.error != 0) {
+    int status = StatusForOpenError(opened.error);
+    // nginx answers 403 for a directory without an index; we do the same
+    // only when the directory's own lookup is cached (it just was, unless
+    // it does not exist).
+    if (status == 404 && request_.directory_form && opened.error == ENOENT) {
+      OpenedFile directory = ctx.root.Open(request_.path, true);
+      if (directory.error == 0 &&
+          directory.status.type == FileStatus::Type::kDirectory) {
+        status = 403;
+      }
+    }
+    if (status >= 500) {
+      Log(LogLevel::kError, "open %s: %s", open_path_.c_str(),
+          std::strerror(opened.error));
+    }
+    RespondStatus(status, false, ctx);
+    return;
+  }
+  switch (opened.status.type) {
+    case FileStatus::Type::kRegular:
+      break;
+    case FileStatus::Type::kDirectory:
+      if (!request_.directory_form) {
+        layout_.Clear();
+        std::string& location = open_path_;  // reused as scratch
+        location.assign(request_.raw_path);
+        location += '/';
+        if (!request_.query.empty()) {
+          location += '?';
+          location += request_.query;
+        }
+        bool keep = request_.keep_alive && !ctx.stopping;
+        BuildStatusResponse(301, request_.method == Method::kHead, ctx.now_sec,
+                            keep, location, 0, &layout_);
+        close_after_response_ = !keep;
+        StartResponse(ctx);
+        return;
+      }
+      RespondStatus(403, false, ctx);
+      return;
+    case FileStatus::Type::kOther:
+      RespondStatus(403, false, ctx);
+      return;
+  }
+  file_ = std::move(opened.fd);
+  file_status_ = opened.status;
+  FileInfo info{file_status_.size, file_status_.mtime_sec, file_status_.inode};
+  std::snprintf(boundary_, sizeof boundary_, "%020" PRIx64,
+                static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull +
+                                           requests_));
+  bool keep = request_.keep_alive && !ctx.stopping;
+  BuildFileResponse(request_, info, ctx.mime.Lookup(open_path_), ctx.now_sec,
+                    static_cast<int>(ctx.config.max_ranges), boundary_, keep,
+                    &layout_);
+  close_after_response_ = !keep;
+  StartResponse(ctx);
+}
+
+// ---- kStreaming ------------------------------------------------------------
+
+void Connection::RespondStatus(int status, bool close, ServingContext& ctx) {
+  bool keep = !close && request_.keep_alive && !ctx.stopping;
+  BuildStatusResponse(status, request_.method == Method::kHead, ctx.now_sec,
+                      keep, {}, 0, &layout_);
+  close_after_response_ = !keep;
+  if (close) request_length_ = input_length_;
+  StartResponse(ctx);
+}
+
+void Connection::StartResponse(ServingContext& ctx) {
+  state_ = State::kStreaming;
+  deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+  piece_index_ = 0;
+  piece_done_ = 0;
+  window_head_ = 0;
+  window_count_ = 0;
+  SelectFilePiece(0);
+  FillWindow(ctx);
+  OnWritable(ctx);
+}
+
+void Connection::SelectFilePiece(std::size_t from) {
+  file_piece_ = from;
+  while (file_piece_ < layout_.pieces.size() &&
+         layout_.pieces[file_piece_].kind != Piece::Kind::kFile) {
+    ++file_piece_;
+  }
+  if (file_piece_ < layout_.pieces.size()) {
+    std::uint64_t align = file_status_.direct_align ? file_status_.direct_align : 1;
+    read_offset_ = layout_.pieces[file_piece_].offset / align * align;
+  }
+}
+
+void Connection::FillWindow(ServingContext& ctx) {
+  if (file_piece_ >= layout_.pieces.size() || state_ != State::kStreaming) return;
+  const Piece& piece = layout_.pieces[file_piece_];
+  std::uint64_t end = piece.offset + piece.length;
+  std::uint64_t window = std::min<std::uint64_t>(ctx.config.read_ahead, kMaxWindow);
+  while (read_offset_ < end && window_count_ < window) {
+    bool direct = file_status_.direct_align != 0;
+    if (ctx.pool.free_count() == 0 || (direct && ctx.aio.Capacity() == 0)) {
+      if (!waiting_for_block_) {
+        waiting_for_block_ = true;
+        ctx.waiting.push_back(token_);
+      }
+      return;
+    }
+    std::uint64_t length = std::min<std::uint64_t>(ctx.pool.block_size(),
+                                                   end - read_offset_);
+    if (direct) {
+      // O_DIRECT wants whole aligned blocks; the bytes past `end` that the
+      // rounding adds are read but never sent.
+      std::uint64_t align = file_status_.direct_align;
+      length = (length + align - 1) / align * align;
+    }
+    IssueRead(length, ctx);
+  }
+}
+
+void Connection::IssueRead(std::uint64_t length, ServingContext& ctx) {
+  Slot& slot = SlotAt(window_count_);
+  slot.block = ctx.pool.Acquire();
+  slot.offset = read_offset_;
+  slot.length = length;
+  slot.got = -1;
+  ++window_count_;
+  read_offset_ += length;
+  if (file_status_.direct_align == 0) {
+    SubmitToHelper(slot, ctx);
+    return;
+  }
+  ctx.reads[slot.block].Prepare(file_.get(), ctx.pool.Data(slot.block),
+                                length, slot.offset, token_, /*nowait=*/true);
+  ctx.aio.Queue(&ctx.reads[slot.block]);
+  Bump(ctx.counters.aio_reads);
+}
+
+void Connection::SubmitToHelper(const Slot& slot, ServingContext& ctx) {
+  HelperJob job;
+  job.kind = HelperJob::Kind::kRead;
+  job.token = token_;
+  job.fd.Reset(dup(file_.get()));  // ours may close before the job runs
+  job.buffer = ctx.pool.Data(slot.block);
+  job.length = slot.length;
+  job.offset = slot.offset;
+  job.block = slot.block;
+  if (!job.fd) {
+    job.result = -errno;
+  }
+  ctx.helpers.Submit(std::move(job));
+}
+
+void Connection::OnReadDone(std::uint32_t block, long result,
+                            ServingContext& ctx) {
+  std::size_t i = 0;
+  while (i < window_count_ && SlotAt(i).block != block) ++i;
+  if (i == window_count_ || SlotAt(i).got != -1) {
+    ctx.pool.Release(block);  // not ours any more (cannot happen; be safe)
+    return;
+  }
+  Slot& slot = SlotAt(i);
+  if (result == -EAGAIN) {
+    // RWF_NOWAIT: the data is not cached and reading it would block.
+    Bump(ctx.counters.aio_eagain);
+    SubmitToHelper(slot, ctx);
+    return;
+  }
+  if (result < 0) {
+    Bump(ctx.counters.aio_errors);
+    Log(LogLevel::kError, "read %s at %" PRIu64 ": %s", open_path_.c_str(),
+        slot.offset, std::strerror(static_cast<int>(-result)));
+    slot.got = 0;
+    Abort("read error", ctx);
+    return;
+  }
+  slot.got = result;
+  const Piece& piece = layout_.pieces[file_piece_];
+  std::uint64_t needed =
+      std::min(slot.offset + slot.length, piece.offset + piece.length);
+  if (slot.offset + static_cast<std::uint64_t>(result) < needed) {
+    Log(LogLevel::kWarning, "%s shrank while being sent; response aborted",
+        open_path_.c_str());
+    Abort("file shrank", ctx);
+    return;
+  }
+  if (!want_write_) OnWritable(ctx);
+}
+
+void Connection::OnBlockAvailable(ServingContext& ctx) {
+  waiting_for_block_ = false;
+  FillWindow(ctx);
+}
+
+int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
+  int n = 0;
+  for (std::size_t p = piece_index_; p < layout_.pieces.size() && n < kMaxIovecs;
+       ++p) {
+    const Piece& piece = layout_.pieces[p];
+    std::uint64_t done = p == piece_index_ ? piece_done_ : 0;
+    if (piece.kind == Piece::Kind::kText) {
+      iov[n++] = {const_cast<char*>(layout_.text.data()) + piece.offset + done,
+                  piece.length - done};
+      continue;
+    }
+    if (p != file_piece_) break;  // its window is not open yet
+    std::uint64_t position = piece.offset + done;
+    std::uint64_t end = piece.offset + piece.length;
+    for (std::size_t i = 0; i < window_count_ && n < kMaxIovecs; ++i) {
+      const Slot& slot = SlotAt(i);
+      if (slot.got < 0) return n;
+      std::uint64_t slot_end = std::min(slot.offset + slot.length, end);
+      if (slot_end <= position) continue;
+      iov[n++] = {pool.Data(slot.block) + (position - slot.offset),
+                  slot_end - position};
+      position = slot_end;
+    }
+    if (position < end) return n;
+  }
+  return n;
+}
+
+void Connection::OnWritable(ServingContext& ctx) {
+  if (state_ != State::kStreaming) return;
+  want_write_ = false;
+  iovec iov[kMaxIovecs];
+  for (;;) {
+    int count = GatherIovecs(ctx.pool, iov);
+    if (count == 0) break;
+    msghdr message{};
+    message.msg_iov = iov;
+    message.msg_iovlen = static_cast<std::size_t>(count);
+    ssize_t n = sendmsg(socket_.get(), &message, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        want_write_ = true;  // the next POLL_OUT signal resumes
+        return;
+      }
+      Close(ctx);  // the client went away
+      return;
+    }
+    Bump(ctx.counters.bytes_sent, static_cast<std::uint64_t>(n));
+    deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+    Consume(static_cast<std::uint64_t>(n), ctx);
+    if (state_ != State::kStreaming) return;
+    FillWindow(ctx);
+  }
+  if (piece_index_ >= layout_.pieces.size()) FinishResponse(ctx);
+}
+
+void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {
+  while (bytes > 0 && piece_index_ < layout_.pieces.size()) {
+    const Piece& piece = layout_.pieces[piece_index_];
+    std::uint64_t take = std::min(bytes, piece.length - piece_done_);
+    piece_done_ += take;
+    bytes -= take;
+    if (piece.kind == Piece::Kind::kFile) {
+      // Blocks whose bytes are all sent go back to the pool.
+      std::uint64_t position = piece.offset + piece_done_;
+      std::uint64_t end = piece.offset + piece.length;
+      while (window_count_ > 0) {
+        Slot& head = SlotAt(0);
+        if (head.got < 0 || std::min(head.offset + head.length, end) > position)
+          break;
+        ctx.pool.Release(head.block);
+        window_head_ = (window_head_ + 1) % kMaxWindow;
+        --window_count_;
+      }
+    }
+    if (piece_done_ == piece.length) {
+      ++piece_index_;
+      piece_done_ = 0;
+      if (piece.kind == Piece::Kind::kFile) SelectFilePiece(piece_index_);
+    }
+  }
+}
+
+void Connection::FinishResponse(ServingContext& ctx) {
+  CountStatus(layout_.status, ctx.counters);
+  file_.Reset();
+  if (close_after_response_ || ctx.stopping) {
+    StartLingering(ctx);
+    return;
+  }
+  // Keep-alive: what followed the request (pipelined requests) moves to
+  // the front of the buffer.
+  std::memmove(input_.get(), input_.get() + request_length_,
+               input_length_ - request_length_);
+  input_length_ -= request_length_;
+  request_length_ = 0;
+  state_ = State::kReadingRequest;
+  deadline_ms_ = ctx.now_ms + (input_length_ > 0
+                                   ? ctx.config.header_timeout.count()
+                                   : ctx.config.idle_timeout.count());
+  OnReadable(ctx);
+}
+
+// ---- kLingering and the end ------------------------------------------------
+
+void Connection::StartLingering(ServingContext& ctx) {
+  // Closing with unread input would make the kernel send a reset that can
+  // destroy the response before the client reads it: shut the write side,
+  // then drain what the client still sends, for a short while.
+  state_ = State::kLingering;
+  deadline_ms_ = ctx.now_ms + kLingerMillis;
+  shutdown(socket_.get(), SHUT_WR);
+  OnLingerReadable(ctx);
+}
+
+void Connection::OnLingerReadable(ServingContext& ctx) {
+  char sink[4096];
+  for (;;) {
+    ssize_t n = recv(socket_.get(), sink, sizeof sink, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    Close(ctx);
+    return;
+  }
+}
+
+void Connection::Abort(const char* why, ServingContext& ctx) {
+  Log(LogLevel::kInfo, "aborting a response for %s: %s", open_path_.c_str(), why);
+  Bump(ctx.counters.aborted);
+  Close(ctx);
+}
+
+void Connection::Close(ServingContext& ctx) {
+  // Blocks with a read in flight stay the kernel's until it completes; the
+  // worker then finds no connection for the token and frees them.
+  for (std::size_t i = 0; i < window_count_; ++i) {
+    if (SlotAt(i).got >= 0) ctx.pool.Release(SlotAt(i).block);
+  }
+  window_count_ = 0;
+  file_.Reset();
+  state_ = State::kClosed;
+}
+
+void Connection::OnTick(ServingContext& ctx) {
+  if (state_ == State::kClosed || ctx.now_ms < deadline_ms_) return;
+  if (state_ != State::kLingering) Bump(ctx.counters.timeouts);
+  Close(ctx);
+}
+
+void Connection::OnShutdown(ServingContext& ctx) {
+  if (state_ == State::kReadingRequest && input_length_ == 0) {
+    Close(ctx);
+    return;
+  }
+  close_after_response_ = true;
+}
+
+}  // namespace ferry

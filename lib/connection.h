@@ -1,0 +1,160 @@
+#pragma once
+// One client connection's state machine (DESIGN.md, "A request's life"):
+//
+//   kReadingRequest -> kResolving -> kStreaming -> kReadingRequest (keep-alive)
+//                                              \-> kLingering -> kClosed
+//
+// Each state has its handlers; every blocking-capable step has one
+// asynchronous entry point and one completion handler: the open
+// (HandleRequest / OnOpenDone) and the file reads (FillWindow / OnReadDone).
+
+#include <sys/uio.h>
+
+#include <array>
+#include <cstdint>
+#include <ctime>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "aio_context.h"
+#include "buffer_pool.h"
+#include "config.h"
+#include "counters.h"
+#include "document_root.h"
+#include "helper_pool.h"
+#include "http_request.h"
+#include "http_response.h"
+#include "mime_types.h"
+#include "unique_fd.h"
+
+namespace ferry {
+
+/// What a connection uses of its worker. Built once by the worker; `now_*`
+/// are refreshed every loop iteration.
+struct ServingContext {
+  const Config& config;
+  const DocumentRoot& root;
+  const MimeTypes& mime;
+  BufferPool& pool;
+  AioContext& aio;
+  AioRead* reads;  ///< one per pool block: the read that fills that block
+  HelperPool& helpers;
+  WorkerCounters& counters;
+  std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
+  RequestLimits limits;
+  std::int64_t now_ms = 0;   ///< CLOCK_MONOTONIC
+  std::time_t now_sec = 0;   ///< wall clock, for Date
+  bool stopping = false;     ///< graceful shutdown: no new requests
+};
+
+class Connection {
+ public:
+  enum class State {
+    kReadingRequest,  ///< waiting for (the rest of) a request head
+    kResolving,       ///< a helper is opening the file
+    kStreaming,       ///< sending the response, reading the file behind it
+    kLingering,       ///< response sent, write side shut, draining input
+    kClosed,          ///< done: the worker forgets it (Forget())
+  };
+
+  /// Takes the accepted, signal-armed socket and tries to read at once
+  /// (signals report changes only, so data already there raises none).
+  void Start(UniqueFd socket, std::uint64_t token, ServingContext& ctx);
+
+  /// The socket's signal said `band` (POLLIN, POLLOUT, POLLERR, POLLHUP...),
+  /// or a rescan found it so. A hint: acting on a stale one is harmless.
+  void OnSocketEvent(std::uint32_t band, ServingContext& ctx);
+
+  /// The read into `block` finished with `result` bytes or -errno.
+  void OnReadDone(std::uint32_t block, long result, ServingContext& ctx);
+
+  /// A helper finished opening the requested file.
+  void OnOpenDone(OpenedFile opened, ServingContext& ctx);
+
+  /// A block (or AIO capacity) became free after this connection waited.
+  void OnBlockAvailable(ServingContext& ctx);
+
+  /// The worker's timer ticked: closes the connection past its deadline.
+  void OnTick(ServingContext& ctx);
+
+  /// Graceful shutdown: an idle connection closes now, a busy one after
+  /// its response.
+  void OnShutdown(ServingContext& ctx);
+
+  State state() const { return state_; }
+  int socket_fd() const { return socket_.get(); }
+
+  /// Closes the socket; for the worker, after it unmapped the fd.
+  void ReleaseSocket() { socket_.Reset(); }
+
+ private:
+  /// A block of the read-ahead window, in file order.
+  struct Slot {
+    std::uint32_t block = 0;
+    std::uint64_t offset = 0;  ///< file offset of the block's first byte
+    std::uint64_t length = 0;  ///< bytes asked for
+    std::int64_t got = -1;     ///< bytes read; -1 while the read is in flight
+  };
+  static constexpr std::size_t kMaxWindow = 64;
+  static constexpr int kMaxIovecs = 64;
+
+  // kReadingRequest
+  void OnReadable(ServingContext& ctx);
+  void HandleRequest(ServingContext& ctx);
+  // kResolving
+  void OnOpened(OpenedFile opened, ServingContext& ctx);
+  // kStreaming
+  void StartResponse(ServingContext& ctx);
+  void RespondStatus(int status, bool close, ServingContext& ctx);
+  void FillWindow(ServingContext& ctx);
+  void IssueRead(std::uint64_t length, ServingContext& ctx);
+  void SubmitToHelper(const Slot& slot, ServingContext& ctx);
+  void OnWritable(ServingContext& ctx);
+  int GatherIovecs(const BufferPool& pool, iovec* iov) const;
+  void Consume(std::uint64_t bytes, ServingContext& ctx);
+  void SelectFilePiece(std::size_t from);
+  void FinishResponse(ServingContext& ctx);
+  // kLingering, kClosed
+  void StartLingering(ServingContext& ctx);
+  void OnLingerReadable(ServingContext& ctx);
+  void Abort(const char* why, ServingContext& ctx);
+  void Close(ServingContext& ctx);
+
+  Slot& SlotAt(std::size_t i) { return window_[(window_head_ + i) % kMaxWindow]; }
+  const Slot& SlotAt(std::size_t i) const {
+    return window_[(window_head_ + i) % kMaxWindow];
+  }
+
+  UniqueFd socket_;
+  std::uint64_t token_ = 0;
+  State state_ = State::kClosed;
+  std::int64_t deadline_ms_ = 0;
+  bool waiting_for_block_ = false;
+  bool want_write_ = false;
+  bool close_after_response_ = false;
+  std::uint64_t requests_ = 0;
+
+  // The request head(s) received; pipelined requests wait here.
+  std::unique_ptr<char[]> input_;
+  std::size_t input_capacity_ = 0;
+  std::size_t input_length_ = 0;
+  std::size_t request_length_ = 0;  ///< bytes of input_ the request used
+  Request request_;
+  std::string open_path_;
+
+  // The response.
+  UniqueFd file_;
+  FileStatus file_status_;
+  ResponseLayout layout_;
+  std::size_t piece_index_ = 0;  ///< the piece being sent
+  std::uint64_t piece_done_ = 0; ///< bytes of it sent
+  std::size_t file_piece_ = 0;   ///< the file piece the window reads for
+  std::uint64_t read_offset_ = 0;  ///< next aligned offset to read
+  std::array<Slot, kMaxWindow> window_{};
+  std::size_t window_head_ = 0;
+  std::size_t window_count_ = 0;
+  char boundary_[24] = {};
+};
+
+}  // namespace ferry

@@ -1,0 +1,63 @@
+#pragma once
+// The one piece of memory the workers share with the master: a page of
+// counters in which every counter has exactly one writer.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace ferry {
+
+/// One worker's counters. Written only by that worker's loop thread with
+/// relaxed load + store (no read-modify-write across processes), read by
+/// the master at any time.
+struct WorkerCounters {
+  using Counter = std::atomic<std::uint64_t>;
+  Counter heartbeat;         ///< moves on every timer tick
+  Counter accepted;          ///< connections accepted
+  Counter open_connections;  ///< a gauge
+  Counter rejected;          ///< connections refused: over --max-connections
+  Counter requests;
+  Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
+  Counter bytes_sent;
+  Counter aio_reads;      ///< submitted
+  Counter aio_eagain;     ///< completed with -EAGAIN (RWF_NOWAIT): retried
+  Counter aio_errors;     ///< completed with another error
+  Counter helper_opens;   ///< lookups that needed the disk
+  Counter helper_reads;   ///< reads done by a helper
+  Counter overflow_rescans;  ///< SIGIO: the realtime queue overflowed
+  Counter aborted;        ///< responses cut short (file shrank, read error)
+  Counter timeouts;       ///< connections closed by a timeout
+  Counter log_dropped;    ///< log records dropped because the ring was full
+};
+
+/// Adds `n` to a counter this thread alone writes.
+inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n,
+                std::memory_order_relaxed);
+}
+inline void Set(WorkerCounters::Counter& counter, std::uint64_t value) {
+  counter.store(value, std::memory_order_relaxed);
+}
+
+/// A shared anonymous mapping holding WorkerCounters for `workers` workers,
+/// made before fork so that every process sees the same page.
+class CountersPage {
+ public:
+  explicit CountersPage(unsigned workers);
+  ~CountersPage();
+  CountersPage(const CountersPage&) = delete;
+  CountersPage& operator=(const CountersPage&) = delete;
+
+  WorkerCounters& worker(unsigned index) { return slots_[index]; }
+  unsigned workers() const { return workers_; }
+
+  /// "requests=12 accepted=3 ..." summed over the workers.
+  std::string Summary() const;
+
+ private:
+  WorkerCounters* slots_;
+  unsigned workers_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,89 @@
+#include "document_root.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "system_error.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::uint32_t kFallbackDirectAlign = 4096;
+
+int OpenBeneath(int root, const char* path, std::uint64_t flags,
+                bool cached_only) {
+  open_how how{};
+  how.flags = flags;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  if (cached_only) how.resolve |= RESOLVE_CACHED;
+  for (;;) {
+    int fd = static_cast<int>(syscall(SYS_openat2, root, path, &how, sizeof how));
+    if (fd >= 0 || errno != EINTR) return fd >= 0 ? fd : -errno;
+  }
+}
+
+}  // namespace
+
+DocumentRoot::DocumentRoot(const std::string& path) : path_(path) {
+  fd_.Reset(static_cast<int>(CheckCall(
+      open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC), "open", path)));
+}
+
+OpenedFile DocumentRoot::Open(const std::string& relative,
+                              bool cached_only) const {
+  const char* path = relative.empty() ? "." : relative.c_str();
+  // O_NONBLOCK keeps a FIFO from hanging the open.
+  constexpr std::uint64_t kFlags =
+      O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  OpenedFile opened;
+  int fd = OpenBeneath(fd_.get(), path, kFlags | O_DIRECT, cached_only);
+  // GOTCHA: O_DIRECT on something that cannot do it (a directory, a FIFO,
+  // tmpfs before 6.6) fails the open with EINVAL (do_dentry_open() checks
+  // FMODE_CAN_ODIRECT since 5.19): open it again without.
+  bool direct = fd >= 0;
+  if (fd == -EINVAL) fd = OpenBeneath(fd_.get(), path, kFlags, cached_only);
+  if (fd < 0) {
+    opened.error = -fd;
+    return opened;
+  }
+  opened.fd.Reset(fd);
+  opened.error = StatOpenFile(fd, &opened.status);
+  if (opened.error != 0) {
+    opened.fd.Reset();
+    return opened;
+  }
+  if (!direct) opened.status.direct_align = 0;
+  return opened;
+}
+
+int StatOpenFile(int fd, FileStatus* status) {
+  struct statx sx {};
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN, &sx) !=
+      0) {
+    return errno;
+  }
+  if (S_ISREG(sx.stx_mode)) {
+    status->type = FileStatus::Type::kRegular;
+  } else if (S_ISDIR(sx.stx_mode)) {
+    status->type = FileStatus::Type::kDirectory;
+  } else {
+    status->type = FileStatus::Type::kOther;
+  }
+  status->size = sx.stx_size;
+  status->mtime_sec = sx.stx_mtime.tv_sec;
+  status->inode = sx.stx_ino;
+  std::uint32_t align = kFallbackDirectAlign;
+  if ((sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align != 0) {
+    align = sx.stx_dio_offset_align;
+    if (sx.stx_dio_mem_align > align) align = sx.stx_dio_mem_align;
+  }
+  status->direct_align = align;
+  return 0;
+}
+
+}  // namespace ferry

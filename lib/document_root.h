@@ -1,0 +1,59 @@
+#pragma once
+// The document root: opening files strictly beneath it, and what statx says
+// about them.
+
+#include <cstdint>
+#include <string>
+
+#include "unique_fd.h"
+
+namespace ferry {
+
+/// What the server needs to know about an opened file.
+struct FileStatus {
+  enum class Type { kRegular, kDirectory, kOther };
+  Type type = Type::kOther;
+  std::uint64_t size = 0;
+  std::int64_t mtime_sec = 0;
+  std::uint64_t inode = 0;
+  /// O_DIRECT alignment of file offsets and lengths, 0 when the file is not
+  /// open for O_DIRECT (then reads go through a helper).
+  std::uint32_t direct_align = 0;
+};
+
+/// The outcome of opening a path for serving.
+struct OpenedFile {
+  UniqueFd fd;
+  FileStatus status;
+  /// 0, or the errno that stopped us: EAGAIN (only for a cached-only open:
+  /// the lookup needs the disk, ask a helper), ENOENT, EACCES, ...
+  int error = 0;
+};
+
+/// The root directory, opened once (O_PATH) at start-up; every open is
+/// relative to it with RESOLVE_BENEATH, so `..` and symlinks cannot leave it.
+class DocumentRoot {
+ public:
+  /// Throws std::system_error when `path` is not an openable directory.
+  explicit DocumentRoot(const std::string& path);
+
+  /// Opens `relative` (no leading '/'; "" is the root itself) for reading,
+  /// O_DIRECT when the file system allows it, and fills in its status.
+  /// With `cached_only` the lookup uses RESOLVE_CACHED and never waits for
+  /// the disk (EAGAIN instead): the loop's way. Without it, the lookup may
+  /// block: helpers only.
+  OpenedFile Open(const std::string& relative, bool cached_only) const;
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  UniqueFd fd_;
+  std::string path_;
+};
+
+/// statx on an open descriptor (AT_EMPTY_PATH: no path lookup). Returns 0 or
+/// an errno.
+int StatOpenFile(int fd, FileStatus* status);
+
+}  // namespace ferry

@@ -1,0 +1,140 @@
+#include "http_range.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "http_syntax.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads 1*DIGIT at `*pos`, saturating at 2^64-1 (a first-byte-pos that large
+// is merely unsatisfiable, not malformed). False when there is no digit.
+bool TakeNumber(std::string_view s, std::size_t* pos, std::uint64_t* value) {
+  std::size_t i = *pos;
+  std::uint64_t v = 0;
+  while (i < s.size() && IsDigit(s[i])) {
+    const auto digit = static_cast<std::uint64_t>(s[i] - '0');
+    v = v > (kMax - digit) / 10 ? kMax : v * 10 + digit;
+    ++i;
+  }
+  if (i == *pos) return false;
+  *pos = i;
+  *value = v;
+  return true;
+}
+
+bool Touch(const ByteRange& a, const ByteRange& b) {
+  // last < size <= 2^64-1, so last + 1 cannot overflow.
+  return a.first <= b.last + 1 && b.first <= a.last + 1;
+}
+
+// True when some two ranges overlap or are adjacent. Ascending, separated
+// ranges (what clients send) are recognised in one pass; otherwise pairs are
+// compared, which the caller bounds by max_ranges.
+bool AnyTouch(const std::vector<ByteRange>& r) {
+  bool ascending = true;
+  for (std::size_t i = 1; i < r.size() && ascending; ++i) {
+    ascending = r[i - 1].last + 1 < r[i].first;
+  }
+  if (ascending) return false;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    for (std::size_t j = i + 1; j < r.size(); ++j) {
+      if (Touch(r[i], r[j])) return true;
+    }
+  }
+  return false;
+}
+
+void SortAndCoalesce(std::vector<ByteRange>* ranges) {
+  auto& r = *ranges;
+  std::sort(r.begin(), r.end(), [](const ByteRange& a, const ByteRange& b) {
+    return a.first < b.first;
+  });
+  std::size_t out = 0;
+  for (std::size_t i = 1; i < r.size(); ++i) {
+    if (r[i].first <= r[out].last + 1) {
+      r[out].last = std::max(r[out].last, r[i].last);
+    } else {
+      r[++out] = r[i];
+    }
+  }
+  r.resize(out + 1);
+}
+
+// Parses the range-set after "bytes=" into out->ranges, dropping
+// unsatisfiable specs. False on a syntax error.
+bool ParseRangeSet(std::string_view set, std::uint64_t size,
+                   std::vector<ByteRange>* ranges) {
+  std::size_t pos = 0;
+  bool any_spec = false;
+  while (true) {
+    // A list may hold empty elements ("a, ,b"); skip them with their OWS.
+    while (pos < set.size() && (IsOws(set[pos]) || set[pos] == ',')) ++pos;
+    if (pos == set.size()) break;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    if (set[pos] == '-') {
+      ++pos;
+      if (!TakeNumber(set, &pos, &last)) return false;
+      // A suffix of 0 bytes, or any suffix of an empty file, is
+      // unsatisfiable.
+      if (last > 0 && size > 0) {
+        ranges->push_back({last >= size ? 0 : size - last, size - 1});
+      }
+    } else {
+      if (!TakeNumber(set, &pos, &first)) return false;
+      if (pos == set.size() || set[pos] != '-') return false;
+      ++pos;
+      bool open = !TakeNumber(set, &pos, &last);
+      if (!open && last < first) return false;
+      if (first < size) {
+        ranges->push_back({first, open || last >= size ? size - 1 : last});
+      }
+    }
+    any_spec = true;
+    while (pos < set.size() && IsOws(set[pos])) ++pos;
+    if (pos == set.size()) break;
+    if (set[pos] != ',') return false;
+  }
+  return any_spec;
+}
+
+}  // namespace
+
+void ParseRange(std::string_view header, std::uint64_t size, int max_ranges,
+                RangeResult* out) {
+  out->kind = RangeResult::Kind::kIgnore;
+  out->ranges.clear();
+  const std::size_t eq = header.find('=');
+  if (eq == std::string_view::npos ||
+      !EqualsLower(header.substr(0, eq), "bytes")) {
+    return;
+  }
+  if (!ParseRangeSet(header.substr(eq + 1), size, &out->ranges)) {
+    out->ranges.clear();
+    return;
+  }
+  if (out->ranges.empty()) {
+    out->kind = RangeResult::Kind::kUnsatisfiable;
+    return;
+  }
+  const std::size_t limit =
+      max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
+  // Over the limit, only coalescing could still bring the count down, and
+  // the order no longer matters (the whole header is ignored otherwise).
+  if (out->ranges.size() > limit || AnyTouch(out->ranges)) {
+    SortAndCoalesce(&out->ranges);
+  }
+  if (out->ranges.size() > limit) {
+    out->ranges.clear();
+    return;
+  }
+  out->kind = RangeResult::Kind::kSatisfiable;
+}
+
+}  // namespace ferry

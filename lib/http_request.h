@@ -1,0 +1,74 @@
+#pragma once
+// HTTP/1.1 request parsing: the request line, the header fields ferryd acts
+// on, and the request-target turned into a path below the document root.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+enum class Method { kGet, kHead };
+
+/// Limits a request must stay within; each is a command-line flag.
+struct RequestLimits {
+  std::size_t max_request_line = 8192;   ///< longer: 414
+  std::size_t max_header_bytes = 16384;  ///< request line + fields; more: 431
+  std::size_t max_headers = 100;         ///< more header fields: 431
+};
+
+/// One parsed request. The string_views point into the caller's input
+/// buffer and stay valid until that buffer is changed; `path` is owned (its
+/// capacity is reused across requests on one connection).
+struct Request {
+  Method method = Method::kGet;
+  int version_minor = 1;  ///< HTTP/1.<minor>; 0 or 1
+  /// Percent-decoded once, normalised ("." and ".." resolved lexically,
+  /// repeated '/' merged), no leading '/': "" is the root directory.
+  std::string path;
+  bool directory_form = false;  ///< the target's path ended in '/' (or was "/")
+  bool keep_alive = true;       ///< from the version and Connection
+  std::string_view raw_path;    ///< the target's path as sent (for Location)
+  std::string_view query;       ///< after '?', without it; empty if none
+  std::string_view host;
+  std::string_view range;  ///< empty when absent
+  std::string_view if_match;
+  std::string_view if_none_match;
+  std::string_view if_modified_since;
+  std::string_view if_unmodified_since;
+  std::string_view if_range;
+};
+
+struct ParseResult {
+  enum class Kind { kIncomplete, kDone, kError };
+  Kind kind = Kind::kIncomplete;
+  /// kDone: bytes of input the request used (the next pipelined request
+  /// starts there).
+  std::size_t consumed = 0;
+  /// kError: the status to answer with, after which the connection closes:
+  /// 400 malformed (bare CR, obs-fold, space before ':', bad token, control
+  /// characters, bad percent-encoding, %00, a path escaping the root, missing
+  /// Host on HTTP/1.1, duplicate Host or Content-Length, Content-Length other
+  /// than 0, Content-Length together with Transfer-Encoding), 405 a method
+  /// other than GET/HEAD, 414 request line over the limit, 431 header block
+  /// or count over the limit, 501 any Transfer-Encoding, 505 a version other
+  /// than HTTP/1.0 or HTTP/1.1.
+  int status = 0;
+};
+
+/// Parses one request from the start of `input`. Lines may end in CRLF or a
+/// bare LF. Returns kIncomplete while the header block has not ended and no
+/// limit is exceeded yet. Never reads past `input`.
+ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
+                         Request* out);
+
+/// Decodes an origin-form path (the part of the target before '?') into
+/// `out` as described for Request::path. Returns 0, or 400.
+int DecodeTargetPath(std::string_view raw_path, std::string* out,
+                     bool* directory_form);
+
+/// True when a segment of `path` starts with '.' (a dotfile or dot
+/// directory).
+bool HasDotSegment(std::string_view path);
+
+}  // namespace ferry

@@ -1,0 +1,76 @@
+#pragma once
+// Everything about the response that can be decided from the request and
+// the file's metadata: conditionals, ranges, status, header text, and the
+// layout of the body as text pieces and file ranges.
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http_range.h"
+#include "http_request.h"
+
+namespace ferry {
+
+/// What statx told us about the file being served.
+struct FileInfo {
+  std::uint64_t size = 0;
+  std::int64_t mtime_sec = 0;
+  std::uint64_t inode = 0;
+};
+
+/// One piece of a response, in sending order: bytes of the response text,
+/// or a byte range of the file.
+struct Piece {
+  enum class Kind { kText, kFile };
+  Kind kind = Kind::kText;
+  std::uint64_t offset = 0;  ///< into the text, or into the file
+  std::uint64_t length = 0;
+};
+
+/// A response ready to send: `text` holds the head (and, for multipart, the
+/// part headers and the closing boundary); `pieces` says what to send in
+/// order. A HEAD response or a body-less status has just the head piece.
+struct ResponseLayout {
+  int status = 200;
+  std::string text;
+  std::vector<Piece> pieces;
+  std::uint64_t body_bytes = 0;  ///< Content-Length sent (0 for HEAD)
+  /// Scratch for BuildFileResponse, kept here so its capacity is reused:
+  /// after a 206 it holds the ranges sent, in order.
+  RangeResult range;
+  void Clear() {
+    text.clear();
+    pieces.clear();
+    body_bytes = 0;
+  }
+};
+
+/// The strong validator: "<mtime hex>-<size hex>" as nginx forms it.
+/// Writes into `out` (at least 40 bytes) and returns a view of it.
+std::string_view FormatEtag(const FileInfo& info, char* out);
+
+/// Builds the response for a regular file: evaluates If-Match,
+/// If-Unmodified-Since (412), If-None-Match, If-Modified-Since (304),
+/// If-Range and Range (206, multipart/byteranges, 416) in RFC 9110 order,
+/// and writes the head with Date, Server, Content-Type, Content-Length,
+/// Last-Modified, ETag, Accept-Ranges, Connection. `boundary` is used for
+/// multipart responses. `layout` is cleared first; its buffers are reused.
+void BuildFileResponse(const Request& request, const FileInfo& info,
+                       std::string_view content_type, std::time_t now,
+                       int max_ranges, std::string_view boundary,
+                       bool keep_alive, ResponseLayout* layout);
+
+/// Builds a response without a file: an error (with a short HTML body, an
+/// Allow header on 405, Content-Range on 416 given `size`), or a 301 to
+/// `location` (non-empty only for 301). `head_only` omits the body.
+void BuildStatusResponse(int status, bool head_only, std::time_t now,
+                         bool keep_alive, std::string_view location,
+                         std::uint64_t size, ResponseLayout* layout);
+
+/// The reason phrase of a status ("Not Found"), "Unknown" if not known.
+std::string_view ReasonPhrase(int status);
+
+}  // namespace ferry

@@ -1,0 +1,192 @@
+#include "listeners.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "system_error.h"
+
+namespace ferry {
+namespace {
+
+constexpr int kBacklog = 4096;
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_INET;
+};
+
+SocketAddress ToSocketAddress(const ListenAddress& address) {
+  SocketAddress out;
+  if (address.kind == ListenAddress::Kind::kUnix) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&out.storage);
+    un->sun_family = AF_UNIX;
+    if (address.path.size() >= sizeof un->sun_path) {
+      ThrowSystemError(ENAMETOOLONG, "bind", address.text);
+    }
+    std::memcpy(un->sun_path, address.path.c_str(), address.path.size() + 1);
+    out.length = sizeof(sockaddr_un);
+    out.family = AF_UNIX;
+    return out;
+  }
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+  if (address.host.empty() ||
+      inet_pton(AF_INET, address.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(address.port);
+    if (address.host.empty()) v4->sin_addr.s_addr = htonl(INADDR_ANY);
+    out.length = sizeof(sockaddr_in);
+    out.family = AF_INET;
+  } else if (inet_pton(AF_INET6, address.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(address.port);
+    out.length = sizeof(sockaddr_in6);
+    out.family = AF_INET6;
+  } else {
+    ThrowSystemError(EINVAL, "inet_pton", address.text);
+  }
+  return out;
+}
+
+UniqueFd BindAndListen(const SocketAddress& address, const std::string& text,
+                       bool reuse_port) {
+  UniqueFd fd(static_cast<int>(CheckCall(
+      socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+      "socket", text)));
+  int one = 1;
+  if (address.family != AF_UNIX) {
+    CheckCall(setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one),
+              "setsockopt(SO_REUSEADDR)", text);
+    if (reuse_port) {
+      CheckCall(setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one),
+                "setsockopt(SO_REUSEPORT)", text);
+    }
+    if (address.family == AF_INET6) {
+      CheckCall(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one),
+                "setsockopt(IPV6_V6ONLY)", text);
+    }
+  }
+  CheckCall(bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage),
+                 address.length),
+            "bind", text);
+  CheckCall(listen(fd.get(), kBacklog), "listen", text);
+  return fd;
+}
+
+std::uint16_t BoundPort(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  CheckCall(getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length),
+            "getsockname");
+  if (storage.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
+std::string DisplayName(const ListenAddress& address, std::uint16_t port) {
+  if (address.kind == ListenAddress::Kind::kUnix) return "unix:" + address.path;
+  std::string host = address.host.empty() ? "0.0.0.0" : address.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+void ListenerSet::OpenOwn(const std::vector<ListenAddress>& addresses,
+                          unsigned workers) {
+  for (const ListenAddress& address : addresses) {
+    SocketAddress socket_address = ToSocketAddress(address);
+    if (address.kind == ListenAddress::Kind::kUnix) {
+      // A socket file left by an earlier run would fail the bind.
+      struct stat st {};
+      if (lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(address.path.c_str());
+      }
+      Listener listener;
+      listener.fd = BindAndListen(socket_address, address.text, false);
+      listener.name = DisplayName(address, 0);
+      listener.shared = true;
+      listeners_.push_back(std::move(listener));
+      continue;
+    }
+    for (unsigned worker = 0; worker < workers; ++worker) {
+      Listener listener;
+      listener.fd = BindAndListen(socket_address, address.text, true);
+      std::uint16_t port = BoundPort(listener.fd.get());
+      // Port 0: the first socket picked the port; the others share it.
+      auto* in = reinterpret_cast<sockaddr_in*>(&socket_address.storage);
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&socket_address.storage);
+      if (socket_address.family == AF_INET6) {
+        in6->sin6_port = htons(port);
+      } else {
+        in->sin_port = htons(port);
+      }
+      listener.name = DisplayName(address, port);
+      listener.worker = worker;
+      listeners_.push_back(std::move(listener));
+    }
+  }
+}
+
+int ListenerSet::TakeInherited() {
+  char** names = nullptr;
+  int count = sd_listen_fds_with_names(/*unset_environment=*/1, &names);
+  if (count < 0) ThrowSystemError(-count, "sd_listen_fds");
+  for (int i = 0; i < count; ++i) {
+    int fd = SD_LISTEN_FDS_START + i;
+    std::string name = names && names[i] ? names[i] : "fd" + std::to_string(fd);
+    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+      ThrowSystemError(ENOTSOCK, "sd_listen_fds",
+                       "inherited fd " + std::to_string(fd) + " (" + name +
+                           ") is not a listening stream socket");
+    }
+    CheckCall(fcntl(fd, F_SETFD, FD_CLOEXEC), "fcntl", "F_SETFD");
+    int flags = static_cast<int>(CheckCall(fcntl(fd, F_GETFL), "fcntl"));
+    CheckCall(fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl", "F_SETFL");
+    Listener listener;
+    listener.fd.Reset(fd);
+    listener.name = "systemd:" + name;
+    listener.shared = true;
+    listeners_.push_back(std::move(listener));
+  }
+  if (names != nullptr) {
+    for (int i = 0; i < count; ++i) std::free(names[i]);
+    std::free(names);
+  }
+  return count;
+}
+
+std::vector<int> ListenerSet::ForWorker(unsigned index) const {
+  std::vector<int> fds;
+  for (const Listener& listener : listeners_) {
+    if (listener.shared || listener.worker == index) {
+      fds.push_back(listener.fd.get());
+    }
+  }
+  return fds;
+}
+
+std::vector<std::string> ListenerSet::Names() const {
+  std::vector<std::string> names;
+  for (const Listener& listener : listeners_) {
+    if (std::find(names.begin(), names.end(), listener.name) == names.end()) {
+      names.push_back(listener.name);
+    }
+  }
+  return names;
+}
+
+}  // namespace ferry

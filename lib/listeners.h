@@ -1,0 +1,50 @@
+#pragma once
+// Listening sockets: our own (one SO_REUSEPORT socket per worker for each
+// TCP address), and those systemd passes (socket activation), which every
+// worker shares.
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "unique_fd.h"
+
+namespace ferry {
+
+/// One listening socket and how workers use it.
+struct Listener {
+  UniqueFd fd;
+  std::string name;  ///< "127.0.0.1:8080", "unix:/run/x.sock", "systemd:http"
+  /// Shared by all workers (inherited from systemd, or a unix socket):
+  /// workers wait on it with EPOLLEXCLUSIVE. Otherwise it belongs to one
+  /// worker (`worker`) and is signal-driven like any socket.
+  bool shared = false;
+  unsigned worker = 0;
+};
+
+/// All of the daemon's listeners, made by the master before it forks.
+class ListenerSet {
+ public:
+  /// Binds and listens on `addresses`: for TCP, `workers` SO_REUSEPORT
+  /// sockets per address (port 0 resolves to one ephemeral port that all
+  /// share). Throws std::system_error naming the address.
+  void OpenOwn(const std::vector<ListenAddress>& addresses, unsigned workers);
+
+  /// Takes the sockets systemd passed (sd_listen_fds), if any. Returns how
+  /// many.
+  int TakeInherited();
+
+  /// The listeners worker `index` serves: its own and the shared ones.
+  std::vector<int> ForWorker(unsigned index) const;
+
+  /// One name per distinct address, for the start-up message.
+  std::vector<std::string> Names() const;
+
+  bool empty() const { return listeners_.empty(); }
+  const std::vector<Listener>& all() const { return listeners_; }
+
+ private:
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace ferry

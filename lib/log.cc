@@ -1,0 +1,215 @@
+#include "log.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "unique_fd.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::size_t kLineBytes = 512;
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+/// True when stderr is connected to the journal (systemd.exec(5),
+/// JOURNAL_STREAM is "DEVICE:INODE" of that stream).
+bool StderrIsJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0, inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  struct stat st {};
+  return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == device &&
+         st.st_ino == inode;
+}
+
+void WriteAll(const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(STDERR_FILENO, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere left to report it
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+/// Vyukov's bounded MPMC queue of fixed-size lines: producers never wait.
+class Ring {
+ public:
+  explicit Ring(std::uint32_t records)
+      : mask_(RoundUp(records) - 1), cells_(new Cell[mask_ + 1]) {
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      cells_[i].sequence.store(i, std::memory_order_relaxed);
+    }
+  }
+
+  bool Push(const char* line, std::size_t length) {
+    std::size_t pos = enqueue_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[pos & mask_];
+      std::size_t seq = cell.sequence.load(std::memory_order_acquire);
+      auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos);
+      if (diff == 0) {
+        if (enqueue_.compare_exchange_weak(pos, pos + 1,
+                                           std::memory_order_relaxed)) {
+          cell.length = length;
+          std::memcpy(cell.text, line, length);
+          cell.sequence.store(pos + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (diff < 0) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      } else {
+        pos = enqueue_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  /// Single consumer: appends every complete line to `out`.
+  void Drain(std::string* out) {
+    for (;;) {
+      Cell& cell = cells_[dequeue_ & mask_];
+      if (cell.sequence.load(std::memory_order_acquire) != dequeue_ + 1) return;
+      out->append(cell.text, cell.length);
+      cell.sequence.store(dequeue_ + mask_ + 1, std::memory_order_release);
+      ++dequeue_;
+    }
+  }
+
+  std::uint64_t dropped() const {
+    return dropped_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct Cell {
+    std::atomic<std::size_t> sequence;
+    std::size_t length = 0;
+    char text[kLineBytes];
+  };
+  static std::size_t RoundUp(std::uint32_t n) {
+    std::size_t size = 2;
+    while (size < n) size *= 2;
+    return size;
+  }
+
+  const std::size_t mask_;
+  std::unique_ptr<Cell[]> cells_;
+  std::atomic<std::size_t> enqueue_{0};
+  std::size_t dequeue_ = 0;
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+struct Drainer {
+  Ring ring;
+  UniqueFd wake{eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+
+  explicit Drainer(std::uint32_t records) : ring(records) {}
+
+  void Run() {
+    prctl(PR_SET_NAME, "ferry-log");
+    std::string batch;
+    for (;;) {
+      bool stop = stopping.load(std::memory_order_acquire);
+      batch.clear();
+      ring.Drain(&batch);
+      WriteAll(batch.data(), batch.size());
+      if (stop) return;
+      // Warnings ring the eventfd; other lines wait for the next poll.
+      pollfd pfd{wake.get(), POLLIN, 0};
+      if (poll(&pfd, 1, 100) > 0) {
+        std::uint64_t ignored;
+        (void)!::read(wake.get(), &ignored, sizeof ignored);
+      }
+    }
+  }
+};
+
+std::atomic<Drainer*> g_drainer{nullptr};
+std::atomic<std::uint64_t> g_dropped_total{0};
+
+}  // namespace
+
+LogLevel ParseLogLevel(const std::string& name) {
+  if (name == "error") return LogLevel::kError;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "notice") return LogLevel::kNotice;
+  if (name == "debug") return LogLevel::kDebug;
+  return LogLevel::kInfo;
+}
+
+void SetLogLevel(LogLevel level) {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) <= g_level.load(std::memory_order_relaxed);
+}
+
+void Log(LogLevel level, const char* format, ...) {
+  if (!LogEnabled(level)) return;
+  static const bool journal = StderrIsJournal();
+  char line[kLineBytes];
+  int prefix = journal ? std::snprintf(line, sizeof line, "<%d>",
+                                       static_cast<int>(level))
+                       : std::snprintf(line, sizeof line, "ferryd[%d]: ",
+                                       static_cast<int>(getpid()));
+  va_list args;
+  va_start(args, format);
+  int body = std::vsnprintf(line + prefix, sizeof line - prefix - 1, format, args);
+  va_end(args);
+  std::size_t length = static_cast<std::size_t>(prefix) +
+                       std::min<std::size_t>(body < 0 ? 0 : body,
+                                             sizeof line - prefix - 2);
+  line[length++] = '\n';
+  Drainer* drainer = g_drainer.load(std::memory_order_acquire);
+  if (drainer == nullptr) {
+    WriteAll(line, length);
+    return;
+  }
+  if (drainer->ring.Push(line, length) && level <= LogLevel::kWarning) {
+    std::uint64_t one = 1;
+    (void)!::write(drainer->wake.get(), &one, sizeof one);
+  }
+}
+
+LogRing::LogRing(std::uint32_t records) {
+  auto* drainer = new Drainer(records);
+  drainer->thread = std::thread([drainer] { drainer->Run(); });
+  g_drainer.store(drainer, std::memory_order_release);
+}
+
+LogRing::~LogRing() {
+  Drainer* drainer = g_drainer.exchange(nullptr, std::memory_order_acq_rel);
+  drainer->stopping.store(true, std::memory_order_release);
+  std::uint64_t one = 1;
+  (void)!::write(drainer->wake.get(), &one, sizeof one);
+  drainer->thread.join();
+  g_dropped_total.fetch_add(drainer->ring.dropped(), std::memory_order_relaxed);
+  delete drainer;
+}
+
+std::uint64_t LogRing::Dropped() {
+  Drainer* drainer = g_drainer.load(std::memory_order_acquire);
+  return g_dropped_total.load(std::memory_order_relaxed) +
+         (drainer ? drainer->ring.dropped() : 0);
+}
+
+}  // namespace ferry

@@ -1,0 +1,311 @@
+#include "master.h"
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "counters.h"
+#include "document_root.h"
+#include "interval_timer.h"
+#include "listeners.h"
+#include "log.h"
+#include "signals.h"
+#include "system_error.h"
+#include "worker.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::int64_t kRestartDelayMillis = 1000;
+constexpr std::int64_t kKillGraceMillis = 5000;
+
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+unsigned WorkerCount(const Config& config) {
+  if (config.workers != 0) return config.workers;
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1;
+}
+
+/// The master's state: worker processes by index, in two generations so
+/// that a reload's new workers write other counters than the old ones that
+/// are still finishing (every counter keeps a single writer).
+class Master {
+ public:
+  Master(Config config, int argc, const char* const* argv)
+      : config_(std::move(config)),
+        argc_(argc),
+        argv_(argv),
+        workers_(WorkerCount(config_)),
+        counters_(2 * workers_),
+        slots_(2 * workers_) {}
+
+  int Run();
+
+ private:
+  struct Slot {
+    pid_t pid = 0;
+    bool retiring = false;  ///< told to stop (old generation, or shutdown)
+    std::int64_t started_ms = 0;
+    std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
+  };
+
+  void OpenListeners();
+  void StartWorker(unsigned slot);
+  [[noreturn]] void RunWorker(unsigned slot);
+  void ReapChildren();
+  void Reload();
+  void Stop();
+  bool AnyAlive() const;
+  void Notify(const std::string& state) const {
+    sd_notify(0, state.c_str());
+  }
+  std::string StatusLine() const;
+
+  Config config_;
+  int argc_;
+  const char* const* argv_;
+  unsigned workers_;
+  unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
+  ListenerSet listeners_;
+  CountersPage counters_;
+  std::vector<Slot> slots_;
+  std::optional<SignalFd> signals_;
+  bool stopping_ = false;
+};
+
+void Master::OpenListeners() {
+  int inherited = listeners_.TakeInherited();
+  if (inherited == 0 || config_.listen_given) {
+    listeners_.OpenOwn(config_.listen, workers_);
+  }
+  for (const std::string& name : listeners_.Names()) {
+    Log(LogLevel::kNotice, "listening on %s", name.c_str());
+  }
+}
+
+int Master::Run() {
+  SetLogLevel(ParseLogLevel(config_.log_level));
+  RaiseDescriptorLimit();
+  BlockDaemonSignals();
+  { DocumentRoot check(config_.root); }  // fail now, in one clear line
+  OpenListeners();
+  signals_.emplace(DaemonSignals());
+  for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
+  Log(LogLevel::kNotice, "ferryd %s serving %s with %u worker%s", FERRY_VERSION,
+      config_.root.c_str(), workers_, workers_ == 1 ? "" : "s");
+  Notify("READY=1\nSTATUS=" + StatusLine());
+
+  std::int64_t stop_deadline = 0;
+  while (!stopping_ || AnyAlive()) {
+    pollfd pfd{signals_->fd(), POLLIN, 0};
+    int ready = poll(&pfd, 1, 1000);
+    if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
+    signalfd_siginfo batch[16];
+    for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
+      for (std::size_t i = 0; i < n; ++i) {
+        switch (batch[i].ssi_signo) {
+          case SIGCHLD:
+            ReapChildren();
+            break;
+          case SIGTERM:
+          case SIGINT:
+            if (!stopping_) {
+              Stop();
+              stop_deadline = MonotonicMillis() +
+                              config_.shutdown_timeout.count() + kKillGraceMillis;
+            }
+            break;
+          case SIGHUP:
+            if (!stopping_) Reload();
+            break;
+          case SIGUSR1:
+            for (const Slot& slot : slots_) {
+              if (slot.pid > 0) kill(slot.pid, SIGUSR1);
+            }
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    std::int64_t now = MonotonicMillis();
+    if (stopping_ && now >= stop_deadline) {
+      for (const Slot& slot : slots_) {
+        if (slot.pid > 0) kill(slot.pid, SIGKILL);
+      }
+      stop_deadline = INT64_MAX;
+    }
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+      if (!stopping_ && slots_[i].restart_at_ms != 0 &&
+          now >= slots_[i].restart_at_ms) {
+        StartWorker(i);
+      }
+    }
+    if (!stopping_) Notify("STATUS=" + StatusLine());
+  }
+  Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
+  Log(LogLevel::kNotice, "stopped");
+  return 0;
+}
+
+void Master::StartWorker(unsigned slot) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    Log(LogLevel::kError, "fork: %s", std::strerror(errno));
+    slots_[slot].restart_at_ms = MonotonicMillis() + kRestartDelayMillis;
+    return;
+  }
+  if (pid == 0) RunWorker(slot);
+  slots_[slot] = Slot{pid, false, MonotonicMillis(), 0};
+}
+
+void Master::RunWorker(unsigned slot) {
+  // A worker outlives no master: if the master dies, SIGTERM stops it.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  prctl(PR_SET_NAME, "ferry-worker");
+  signals_.reset();
+  std::vector<WorkerListener> mine;
+  for (const Listener& listener : listeners_.all()) {
+    if (listener.shared || listener.worker == slot % workers_) {
+      mine.push_back({UniqueFd(dup(listener.fd.get())), listener.shared});
+    }
+  }
+  listeners_ = ListenerSet();  // close every socket that is not ours
+  int status = 0;
+  try {
+    LogRing log_ring(4096);
+    Worker worker(config_, std::move(mine), counters_.worker(slot));
+    status = worker.Run();
+  } catch (const std::exception& error) {
+    Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
+    status = 1;
+  }
+  _exit(status);
+}
+
+void Master::ReapChildren() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      if (slot.pid != pid) continue;
+      slot.pid = 0;
+      bool serving = !slot.retiring && !stopping_;
+      if (serving) {
+        if (WIFSIGNALED(status)) {
+          Log(LogLevel::kError, "worker %u (pid %d) killed by signal %d; restarting",
+              i % workers_, pid, WTERMSIG(status));
+        } else {
+          Log(LogLevel::kError, "worker %u (pid %d) exited with status %d; restarting",
+              i % workers_, pid, WEXITSTATUS(status));
+        }
+        // A worker that dies at once would die again: wait a little.
+        std::int64_t now = MonotonicMillis();
+        slot.restart_at_ms = now - slot.started_ms < kRestartDelayMillis
+                                 ? now + kRestartDelayMillis
+                                 : now;
+        if (slot.restart_at_ms == now) StartWorker(i);
+      }
+    }
+  }
+}
+
+void Master::Reload() {
+  Notify("RELOADING=1");
+  try {
+    Config next = ReloadConfig(argc_, argv_);
+    if (next.workers != config_.workers) {
+      Log(LogLevel::kWarning, "reload: --workers cannot change without a restart");
+      next.workers = config_.workers;
+    }
+    bool listen_changed = next.listen.size() != config_.listen.size();
+    for (std::size_t i = 0; !listen_changed && i < next.listen.size(); ++i) {
+      listen_changed = next.listen[i].text != config_.listen[i].text;
+    }
+    if (listen_changed) {
+      Log(LogLevel::kWarning, "reload: --listen cannot change without a restart");
+    }
+    next.listen = config_.listen;
+    next.listen_given = config_.listen_given;
+    { DocumentRoot check(next.root); }
+    unsigned old_base = generation_ * workers_;
+    for (unsigned i = 0; i < workers_; ++i) {
+      if (slots_[(1 - generation_) * workers_ + i].pid > 0) {
+        throw ConfigError("the previous reload's workers are still finishing");
+      }
+    }
+    config_ = std::move(next);
+    SetLogLevel(ParseLogLevel(config_.log_level));
+    generation_ = 1 - generation_;
+    for (unsigned i = 0; i < workers_; ++i) StartWorker(generation_ * workers_ + i);
+    for (unsigned i = 0; i < workers_; ++i) {
+      Slot& old = slots_[old_base + i];
+      old.retiring = true;
+      old.restart_at_ms = 0;
+      if (old.pid > 0) kill(old.pid, SIGTERM);
+    }
+    Log(LogLevel::kNotice, "reloaded the configuration");
+  } catch (const std::exception& error) {
+    Log(LogLevel::kError, "reload failed, keeping the running configuration: %s",
+        error.what());
+  }
+  Notify("READY=1\nSTATUS=" + StatusLine());
+}
+
+void Master::Stop() {
+  stopping_ = true;
+  Notify("STOPPING=1");
+  Log(LogLevel::kNotice, "stopping");
+  for (Slot& slot : slots_) {
+    slot.retiring = true;
+    slot.restart_at_ms = 0;
+    if (slot.pid > 0) kill(slot.pid, SIGTERM);
+  }
+}
+
+bool Master::AnyAlive() const {
+  for (const Slot& slot : slots_) {
+    if (slot.pid > 0) return true;
+  }
+  return false;
+}
+
+std::string Master::StatusLine() const {
+  std::uint64_t open = 0, requests = 0, bytes = 0;
+  for (unsigned i = 0; i < counters_.workers(); ++i) {
+    WorkerCounters& c = const_cast<CountersPage&>(counters_).worker(i);
+    open += c.open_connections.load(std::memory_order_relaxed);
+    requests += c.requests.load(std::memory_order_relaxed);
+    bytes += c.bytes_sent.load(std::memory_order_relaxed);
+  }
+  return std::to_string(workers_) + " workers, " + std::to_string(open) +
+         " connections, " + std::to_string(requests) + " requests, " +
+         std::to_string(bytes >> 20) + " MiB sent";
+}
+
+}  // namespace
+
+int RunMaster(const Config& config, int argc, const char* const* argv) {
+  Master master(config, argc, argv);
+  return master.Run();
+}
+
+}  // namespace ferry

@@ -1,0 +1,319 @@
+#include "worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "interval_timer.h"
+#include "log.h"
+#include "system_error.h"
+
+namespace ferry {
+namespace {
+
+constexpr std::size_t kSignalBatch = 64;
+constexpr char kBusyResponse[] =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: ferry\r\n"
+    "Content-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+
+std::uint32_t BlockCount(const Config& config) {
+  return static_cast<std::uint32_t>(
+      std::max<std::uint64_t>(1, config.buffer_memory / config.block_size));
+}
+
+std::size_t DescriptorLimit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur == RLIM_INFINITY ? 1 << 20
+                                         : static_cast<std::size_t>(limit.rlim_cur);
+}
+
+std::chrono::milliseconds TickPeriod(const Config& config) {
+  auto shortest = std::min({config.header_timeout, config.idle_timeout,
+                            config.send_timeout});
+  return std::clamp<std::chrono::milliseconds>(
+      shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+}
+
+}  // namespace
+
+Worker::Worker(const Config& config, std::vector<WorkerListener> listeners,
+               WorkerCounters& counters)
+    : config_(config),
+      counters_(counters),
+      tid_(CurrentThreadId()),
+      root_(config.root),
+      pool_(config.block_size, BlockCount(config)),
+      reads_(new AioRead[BlockCount(config)]),
+      aio_(config.queue_depth),
+      signals_(DaemonSignals()),
+      epoll_(static_cast<int>(CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
+      helpers_(config.helper_threads, root_, tid_),
+      ctx_{config,   root_,    mime_,     pool_, aio_, reads_.get(),
+           helpers_, counters, waiting_,  {}},
+      connections_(config.max_connections),
+      listeners_(std::move(listeners)),
+      by_fd_(DescriptorLimit(), 0) {
+  mime_.LoadFile(config.mime_types);
+  ctx_.limits.max_request_line = config.max_request_line;
+  ctx_.limits.max_header_bytes = config.max_header_bytes;
+  ctx_.limits.max_headers = config.max_headers;
+  Watch(signals_.fd(), kSignalTag, EPOLLIN);
+  Watch(aio_.event_fd(), kAioTag, EPOLLIN);
+  for (WorkerListener& listener : listeners_) {
+    int fd = listener.fd.get();
+    if (listener.shared) {
+      // Every worker waits on a shared socket; EPOLLEXCLUSIVE wakes one.
+      Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
+    } else {
+      ArmSocketSignals(fd, SocketSignal(), tid_);
+    }
+    by_fd_[fd] = kListenerTag;
+  }
+  timer_ = std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
+  completions_.reserve(config.queue_depth);
+}
+
+Worker::~Worker() = default;
+
+void Worker::Watch(int fd, std::uint64_t tag, std::uint32_t events) {
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = tag;
+  CheckCall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event), "epoll_ctl");
+}
+
+int Worker::Run() {
+  ctx_.now_ms = MonotonicMillis();
+  ctx_.now_sec = std::time(nullptr);
+  // Connections may have queued before this worker existed: accept them
+  // now, since they will raise no signal of their own.
+  for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
+  epoll_event events[16];
+  for (;;) {
+    aio_.Submit();
+    if (stopping_ && (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
+      break;
+    // Reads the kernel could not take yet (its ring was full) are retried
+    // after a millisecond; otherwise the loop sleeps until an event.
+    int timeout = aio_.HasQueued() ? 1 : -1;
+    int n = epoll_wait(epoll_.get(), events, 16, timeout);
+    if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
+    ctx_.now_ms = MonotonicMillis();
+    ctx_.now_sec = std::time(nullptr);
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t tag = events[i].data.u64;
+      if (tag == kSignalTag) {
+        DrainSignals();
+      } else if (tag != kAioTag) {
+        AcceptAll(static_cast<int>(tag));
+      }
+    }
+    ReapReads();
+    TakeHelperResults();
+    WakeWaiters();
+  }
+  if (connections_.live() > 0) {
+    Log(LogLevel::kWarning, "shutdown timeout: closing %u connections",
+        connections_.live());
+  }
+  return 0;
+}
+
+void Worker::DrainSignals() {
+  signalfd_siginfo batch[kSignalBatch];
+  for (;;) {
+    std::size_t n = signals_.Read(batch, kSignalBatch);
+    for (std::size_t i = 0; i < n; ++i) {
+      const signalfd_siginfo& info = batch[i];
+      int signo = static_cast<int>(info.ssi_signo);
+      if (signo == SocketSignal()) {
+        // Anyone of our user may queue this signal; only the kernel's count.
+        if (IsKernelSocketSignal(info)) {
+          OnSocketSignal(info.ssi_fd, static_cast<std::uint32_t>(info.ssi_band));
+        }
+      } else if (signo == kOverflowSignal) {
+        Rescan();
+      } else if (signo == TimerSignal()) {
+        OnTick();
+      } else if (signo == SIGTERM || signo == SIGINT) {
+        BeginShutdown();
+      }
+      // kDoorbellSignal: nothing to do here; the loop takes helper results
+      // on every iteration anyway.
+    }
+    if (n < kSignalBatch) return;
+  }
+}
+
+void Worker::OnSocketSignal(int fd, std::uint32_t band) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
+  std::uint64_t token = by_fd_[fd];
+  if (token == kListenerTag) {
+    AcceptAll(fd);
+    return;
+  }
+  Connection* connection = connections_.Find(token);
+  if (connection == nullptr) return;  // stale: the fd was closed since
+  connection->OnSocketEvent(band, ctx_);
+  ForgetIfClosed(token, connection);
+}
+
+void Worker::AcceptAll(int listener) {
+  if (stopping_ || accept_paused_) return;
+  for (;;) {
+    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN) return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        // Connections stay in the backlog and raise no new signal: the timer
+        // retries.
+        Log(LogLevel::kWarning, "accept: %s; retrying on the next tick",
+            std::strerror(errno));
+        accept_paused_ = true;
+        return;
+      }
+      Log(LogLevel::kError, "accept: %s", std::strerror(errno));
+      return;
+    }
+    UniqueFd socket(fd);
+    if (static_cast<std::size_t>(fd) >= by_fd_.size() ||
+        connections_.live() >= connections_.capacity()) {
+      Bump(counters_.rejected);
+      (void)!send(fd, kBusyResponse, sizeof kBusyResponse - 1, MSG_NOSIGNAL);
+      continue;
+    }
+    try {
+      ArmSocketSignals(fd, SocketSignal(), tid_);
+    } catch (const std::system_error& error) {
+      Log(LogLevel::kError, "%s", error.what());
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // no-op on unix
+    Connection* connection = nullptr;
+    std::uint64_t token =
+        connections_.Add(&connection, [] { return std::make_unique<Connection>(); });
+    by_fd_[fd] = token;
+    Bump(counters_.accepted);
+    Set(counters_.open_connections, connections_.live());
+    connection->Start(std::move(socket), token, ctx_);
+    ForgetIfClosed(token, connection);
+  }
+}
+
+void Worker::ForgetIfClosed(std::uint64_t token, Connection* connection) {
+  if (connection == nullptr || connection->socket_fd() < 0 ||
+      connection->state() != Connection::State::kClosed) {
+    return;
+  }
+  by_fd_[connection->socket_fd()] = 0;
+  connection->ReleaseSocket();
+  connections_.Remove(token);
+  Set(counters_.open_connections, connections_.live());
+}
+
+void Worker::Rescan() {
+  // GOTCHA: the realtime signal queue overflowed (RLIMIT_SIGPENDING), so
+  // some socket signals were lost and the kernel sent SIGIO instead
+  // (fcntl(2), F_SETSIG). poll() every socket we own and act on what it says.
+  Bump(counters_.overflow_rescans);
+  std::vector<pollfd> fds;
+  fds.reserve(connections_.live() + listeners_.size());
+  for (const WorkerListener& listener : listeners_) {
+    if (!listener.shared) fds.push_back({listener.fd.get(), POLLIN, 0});
+  }
+  connections_.ForEach([&](std::uint64_t, Connection& connection) {
+    fds.push_back({connection.socket_fd(), POLLIN | POLLOUT, 0});
+  });
+  if (poll(fds.data(), fds.size(), 0) <= 0) return;
+  for (const pollfd& fd : fds) {
+    if (fd.revents != 0) OnSocketSignal(fd.fd, static_cast<std::uint32_t>(fd.revents));
+  }
+}
+
+void Worker::OnTick() {
+  Bump(counters_.heartbeat);
+  if (accept_paused_) {
+    accept_paused_ = false;
+    for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
+  }
+  connections_.ForEach([&](std::uint64_t token, Connection& connection) {
+    connection.OnTick(ctx_);
+    ForgetIfClosed(token, &connection);
+  });
+}
+
+void Worker::BeginShutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  ctx_.stopping = true;
+  stop_deadline_ms_ = ctx_.now_ms + config_.shutdown_timeout.count();
+  for (WorkerListener& listener : listeners_) {
+    by_fd_[listener.fd.get()] = 0;
+    listener.fd.Reset();  // our copy; the master still holds the socket
+  }
+  connections_.ForEach([&](std::uint64_t token, Connection& connection) {
+    connection.OnShutdown(ctx_);
+    ForgetIfClosed(token, &connection);
+  });
+}
+
+void Worker::ReapReads() {
+  if (aio_.in_flight() == 0) return;
+  aio_.Reap(&completions_);
+  for (const AioCompletion& done : completions_) {
+    auto block = static_cast<std::uint32_t>(done.read - reads_.get());
+    std::uint64_t token = done.read->token();
+    Connection* connection = connections_.Find(token);
+    if (connection == nullptr) {
+      pool_.Release(block);  // the client left while the read was in flight
+      continue;
+    }
+    connection->OnReadDone(block, done.result, ctx_);
+    ForgetIfClosed(token, connection);
+  }
+}
+
+void Worker::TakeHelperResults() {
+  helpers_.TakeCompleted(&finished_jobs_);
+  for (HelperJob& job : finished_jobs_) {
+    Connection* connection = connections_.Find(job.token);
+    if (job.kind == HelperJob::Kind::kRead) {
+      Bump(counters_.helper_reads);
+      if (connection == nullptr) {
+        pool_.Release(job.block);
+        continue;
+      }
+      connection->OnReadDone(job.block, job.result, ctx_);
+    } else {
+      if (connection == nullptr) continue;  // the opened fd closes with the job
+      connection->OnOpenDone(std::move(job.opened), ctx_);
+    }
+    ForgetIfClosed(job.token, connection);
+  }
+  finished_jobs_.clear();
+}
+
+void Worker::WakeWaiters() {
+  while (!waiting_.empty() && pool_.free_count() > 0 && aio_.Capacity() > 0) {
+    std::uint64_t token = waiting_.front();
+    waiting_.pop_front();
+    Connection* connection = connections_.Find(token);
+    if (connection == nullptr) continue;
+    connection->OnBlockAvailable(ctx_);
+    ForgetIfClosed(token, connection);
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,90 @@
+#pragma once
+// One worker process: its loop and everything the loop owns (DESIGN.md,
+// "One worker's loop").
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "aio_context.h"
+#include "buffer_pool.h"
+#include "config.h"
+#include "connection.h"
+#include "continuation_table.h"
+#include "counters.h"
+#include "document_root.h"
+#include "helper_pool.h"
+#include "interval_timer.h"
+#include "mime_types.h"
+#include "signals.h"
+#include "unique_fd.h"
+
+namespace ferry {
+
+/// A listening socket as one worker sees it.
+struct WorkerListener {
+  UniqueFd fd;
+  bool shared = false;  ///< waited on with EPOLLEXCLUSIVE, not signal-driven
+};
+
+/// The worker: one thread's loop whose only wait point is epoll_wait on the
+/// signalfd, the AIO eventfd and (only) shared listeners. Client sockets and
+/// own listeners are signal-driven. Runs until SIGTERM/SIGINT and the
+/// graceful stop that follows.
+class Worker {
+ public:
+  /// Sets everything up (pool, AIO context, helpers, timer); throws
+  /// std::system_error on failure. Must run in the thread that will call
+  /// Run(), with DaemonSignals() blocked.
+  Worker(const Config& config, std::vector<WorkerListener> listeners,
+         WorkerCounters& counters);
+  ~Worker();
+
+  /// The loop. Returns the process exit status.
+  int Run();
+
+ private:
+  void DrainSignals();
+  void OnSocketSignal(int fd, std::uint32_t band);
+  void AcceptAll(int listener);
+  void Rescan();
+  void OnTick();
+  void BeginShutdown();
+  void ReapReads();
+  void TakeHelperResults();
+  void WakeWaiters();
+  void ForgetIfClosed(std::uint64_t token, Connection* connection);
+  void Watch(int fd, std::uint64_t tag, std::uint32_t events);
+
+  static constexpr std::uint64_t kSignalTag = UINT64_MAX;
+  static constexpr std::uint64_t kAioTag = UINT64_MAX - 1;
+  static constexpr std::uint64_t kListenerTag = UINT64_MAX - 2;
+
+  const Config& config_;
+  WorkerCounters& counters_;
+  pid_t tid_;
+  DocumentRoot root_;
+  MimeTypes mime_;
+  BufferPool pool_;
+  std::unique_ptr<AioRead[]> reads_;
+  AioContext aio_;
+  SignalFd signals_;
+  UniqueFd epoll_;
+  HelperPool helpers_;
+  std::deque<std::uint64_t> waiting_;
+  ServingContext ctx_;
+  ContinuationTable<Connection> connections_;
+  std::vector<WorkerListener> listeners_;
+  std::vector<std::uint64_t> by_fd_;  ///< fd -> connection token / listener tag
+  std::unique_ptr<IntervalTimer> timer_;
+  std::vector<AioCompletion> completions_;
+  std::vector<HelperJob> finished_jobs_;
+  bool accept_paused_ = false;
+  bool stopping_ = false;
+  std::int64_t stop_deadline_ms_ = 0;
+};
+
+}  // namespace ferry
