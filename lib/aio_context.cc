@@ -36,11 +36,13 @@ std::uint64_t AioRead::token() const {
 
 AioContext::AioContext(unsigned depth) : depth_(depth) {
   int error = io_setup(static_cast<int>(depth), &context_);
-  if (error == -EAGAIN) {
+  if (error == -EAGAIN || error == -EINVAL) {
+    // EAGAIN: the system-wide fs.aio-max-nr is used up; EINVAL: more events
+    // than the kernel allows at all.
     ThrowSystemError(-error, "io_setup",
                      std::to_string(depth) +
-                         ": the kernel's AIO limit is reached; lower "
-                         "--queue-depth or raise the sysctl fs.aio-max-nr");
+                         " events: lower --queue-depth or raise the sysctl "
+                         "fs.aio-max-nr");
   }
   if (error < 0) ThrowSystemError(-error, "io_setup", std::to_string(depth));
   event_fd_.Reset(static_cast<int>(CheckCall(

@@ -294,8 +294,13 @@ void Connection::IssueRead(std::uint64_t length, ServingContext& ctx) {
     SubmitToHelper(slot, ctx);
     return;
   }
+  SubmitRead(slot, ctx);
+}
+
+void Connection::SubmitRead(const Slot& slot, ServingContext& ctx) {
   ctx.reads[slot.block].Prepare(file_.get(), ctx.pool.Data(slot.block),
-                                length, slot.offset, token_, /*nowait=*/true);
+                                slot.length, slot.offset, token_,
+                                ctx.nowait_reads);
   ctx.aio.Queue(&ctx.reads[slot.block]);
   Bump(ctx.counters.aio_reads);
 }
@@ -328,6 +333,13 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     // RWF_NOWAIT: the data is not cached and reading it would block.
     Bump(ctx.counters.aio_eagain);
     SubmitToHelper(slot, ctx);
+    return;
+  }
+  if (result == -EOPNOTSUPP && ctx.nowait_reads) {
+    // The device cannot do RWF_NOWAIT: stop asking, and read this again.
+    Log(LogLevel::kNotice, "RWF_NOWAIT is not supported here; reading without");
+    ctx.nowait_reads = false;
+    SubmitRead(slot, ctx);
     return;
   }
   if (result < 0) {

@@ -43,6 +43,8 @@ struct ServingContext {
   WorkerCounters& counters;
   std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
   RequestLimits limits;
+  /// Cleared when the device answers RWF_NOWAIT with EOPNOTSUPP.
+  bool nowait_reads = true;
   std::int64_t now_ms = 0;   ///< CLOCK_MONOTONIC
   std::time_t now_sec = 0;   ///< wall clock, for Date
   bool stopping = false;     ///< graceful shutdown: no new requests
@@ -109,6 +111,7 @@ class Connection {
   void RespondStatus(int status, bool close, ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
   void IssueRead(std::uint64_t length, ServingContext& ctx);
+  void SubmitRead(const Slot& slot, ServingContext& ctx);
   void SubmitToHelper(const Slot& slot, ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
   int GatherIovecs(const BufferPool& pool, iovec* iov) const;

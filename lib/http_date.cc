@@ -121,8 +121,10 @@ std::optional<std::time_t> Assemble(std::int64_t year, unsigned month,
       h > 23 || m > 59 || s > 60) {
     return std::nullopt;
   }
+  const std::int64_t seconds_of_day =
+      std::int64_t{h} * 3600 + std::int64_t{m} * 60 + s;
   const std::int64_t t =
-      DaysFromCivil(year, month, day) * kSecondsPerDay + h * 3600 + m * 60 + s;
+      DaysFromCivil(year, month, day) * kSecondsPerDay + seconds_of_day;
   return static_cast<std::time_t>(t);
 }
 

@@ -13,9 +13,9 @@ namespace ferry {
 inline bool IsTchar(unsigned char c) {
   static constexpr std::array<bool, 256> kTable = [] {
     std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (std::size_t c = '0'; c <= '9'; ++c) t[c] = true;
+    for (std::size_t c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (std::size_t c = 'A'; c <= 'Z'; ++c) t[c] = true;
     for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
       t[static_cast<unsigned char>(c)] = true;
     }

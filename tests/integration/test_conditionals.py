@@ -86,6 +86,13 @@ def test_if_modified_since_304(server, offset):
     check_304(get(server, {"If-Modified-Since": http_date(MTIME + offset)}), server)
 
 
+@pytest.mark.parametrize("value", ["Friday, 15-Dec-23 10:00:00 GMT",   # rfc850
+                                   "Fri Dec 15 10:00:00 2023"])         # asctime
+def test_if_modified_since_obsolete_formats(server, value):
+    """RFC 9110 5.6.7: the rfc850 and asctime date forms are understood (304)."""
+    check_304(get(server, {"If-Modified-Since": value}), server)
+
+
 @pytest.mark.parametrize("value", [http_date(MTIME - 1), http_date(0), "not a date"])
 def test_if_modified_since_200(server, value):
     """If-Modified-Since before the mtime (or unparsable) gives 200."""

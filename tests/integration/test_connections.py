@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import struct
+import threading
 import time
 
 import pytest
@@ -24,7 +25,7 @@ def tree(tmp_path_factory):
     root.mkdir()
     files = {}
     for name, size in [("s1", 1), ("s4k", 4096), ("s20k", 20000), ("s100k", 100_001),
-                       ("m1", MIB + 7)]:
+                       ("m1", MIB + 7), ("m4", 4 * MIB + 3)]:
         files[f"/{name}.bin"] = write_random(root / f"{name}.bin", size)
     files["/big.bin"] = write_random(root / "big.bin", BIG)
     (root / "hello.txt").write_bytes(HELLO)
@@ -361,3 +362,109 @@ def test_curl_many_files_one_connection(server, tmp_path):
     for n in names:
         assert file_sha256(tmp_path / n) == sha256(server.files[f"/{n}.bin"])
     assert res.stderr.count(b"Connected to") == 1 or b"Re-using existing connection" in res.stderr
+
+
+def test_deep_pipeline(server):
+    """300 pipelined requests sent at once before reading anything: the daemon
+    must pace itself (stop reading while responses are queued) and answer all
+    of them in order, byte-exact."""
+    names = ["/s20k.bin", "/hello.txt", "/s100k.bin", "/s1.bin"]
+    order = [names[i % 4] for i in range(300)]
+    raw = b"".join(build_request(p) for p in order[:-1]) + build_request(order[-1], close=True)
+    with server.connect(30) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(raw,))
+        sender.start()
+        reader = Reader(sock)
+        for i, path in enumerate(order):
+            resp = read_response(reader)
+            assert resp.status == 200 and resp.body == server.files[path], (i, path)
+        sender.join(10)
+        assert reader.at_eof(5.0)
+
+
+def test_backpressure_small_buffer_pool(launch, tree):
+    """--buffer-memory 2M (8 blocks of 256 KiB) and --queue-depth 4: 40 clients
+    downloading 4 MiB at once all wait their turn for blocks and finish byte-exact."""
+    root, files = tree
+    raise_nofile_limit()
+    ferry = launch(root=root, args=["--buffer-memory", "2M", "--queue-depth", "4"])
+    clients = open_clients(ferry, 40)
+    try:
+        for round_no in range(2):
+            failures = run_round(clients, lambda i: "/m4.bin" if (i + round_no) % 2
+                                 else "/m1.bin", files, timeout=60)
+            assert not failures, failures[:5]
+    finally:
+        close_clients(clients)
+    assert ferry.get("/hello.txt").body == HELLO
+
+
+def test_send_timeout_drops_stalled_reader(launch, tree):
+    """--send-timeout 1s: a client that stops reading a 64 MiB download is
+    disconnected (its fd closed in the worker) within a few seconds."""
+    root, _ = tree
+    ferry = launch(root=root, args=["--send-timeout", "1s"])
+    assert ferry.get("/hello.txt").body == HELLO
+    idle_fds = worker_fds(ferry)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.connect((ferry.host, ferry.port))
+    try:
+        sock.sendall(build_request("/big.bin"))
+        wait_until(lambda: worker_fds(ferry) > idle_fds, 5, message="the connection in the worker")
+        start = time.monotonic()
+        wait_until(lambda: worker_fds(ferry) <= idle_fds, 8,
+                   message="the stalled connection to be dropped")
+        assert time.monotonic() - start >= 0.5, "dropped before the send timeout"
+        sock.settimeout(10)
+        got = 0
+        while True:
+            try:
+                data = sock.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            got += len(data)
+        assert got < BIG, "the whole file arrived although the client stalled"
+    finally:
+        sock.close()
+    assert ferry.get("/hello.txt").body == HELLO
+
+
+def test_fd_reuse_storm(server):
+    """While 400 connections are opened, sent a request and reset (so fd
+    numbers are reused with signals still queued), a keep-alive client's 200
+    requests all come back correct."""
+    stop = threading.Event()
+    errors = []
+
+    def storm():
+        try:
+            for i in range(400):
+                if stop.is_set():
+                    return
+                sock = server.connect(5)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                if i % 3:
+                    sock.sendall(build_request("/big.bin" if i % 2 else "/s100k.bin"))
+                sock.close()
+        except Exception as exc:  # reported by the main thread
+            errors.append(repr(exc))
+
+    thread = threading.Thread(target=storm)
+    thread.start()
+    try:
+        names = ["/s1.bin", "/s4k.bin", "/s20k.bin", "/hello.txt"]
+        with server.connect(10) as sock:
+            reader = Reader(sock)
+            for i in range(200):
+                path = names[i % 4]
+                sock.sendall(build_request(path))
+                resp = read_response(reader)
+                assert resp.status == 200 and resp.body == server.files[path], (i, path)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors, errors
+    assert sha256(server.get("/big.bin", timeout=30).body) == sha256(server.files["/big.bin"])

@@ -60,6 +60,10 @@ BAD_400 = {
     "CL + TE": (b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     "control char in target": b"GET /hel\x01lo.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad percent escape": b"GET /hello%zz.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    "truncated percent escape": b"GET /hello.txt% HTTP/1.1\r\nHost: x\r\n\r\n",
+    "half percent escape": b"GET /hello.tx%7 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "relative target": b"GET hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 
@@ -73,6 +77,13 @@ def test_content_length_zero_accepted(server):
     """Content-Length: 0 on a GET is fine."""
     resp = server.request(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    assert resp.status == 200 and resp.body == HELLO
+
+
+def test_leading_empty_line_ignored(server):
+    """RFC 9112 2.2: an empty line before the request line is ignored."""
+    resp = server.request(b"\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+                          b"Connection: close\r\n\r\n")
     assert resp.status == 200 and resp.body == HELLO
 
 
@@ -226,6 +237,21 @@ def test_percent_encoded_name(server):
     """/with%20space.txt is decoded once and served."""
     resp = server.get("/with%20space.txt")
     assert resp.status == 200 and resp.body == b"spaced\n"
+
+
+def test_query_string_ignored(server):
+    """A query string does not change which file is served."""
+    resp = server.get("/hello.txt?v=1&x=%2e%2e")
+    assert resp.status == 200 and resp.body == HELLO
+
+
+def test_head_error_has_no_body(server):
+    """HEAD of a missing file: 404 and no body (the next response parses)."""
+    with server.connect() as sock:
+        sock.sendall(build_request("/nope", "HEAD") + build_request("/hello.txt", close=True))
+        reader = Reader(sock)
+        assert read_response(reader, "HEAD").status == 404
+        assert read_response(reader).body == HELLO
 
 
 def test_absolute_form_target(server):

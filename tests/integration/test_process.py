@@ -75,8 +75,13 @@ def test_worker_is_replaced_after_crash(launch):
     wait_until(serves, 10, interval=0.1, message="service after the worker died")
 
 
-def run_ferryd(*args, timeout=10):
-    return subprocess.run([ferryd_path(), *args], capture_output=True, timeout=timeout)
+def run_ferryd(*args, timeout=5):
+    """Runs ferryd to completion; one that keeps running is a failure."""
+    try:
+        return subprocess.run([ferryd_path(), *args], capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"ferryd {' '.join(args)} still running after {timeout}s")
 
 
 @pytest.mark.parametrize("args,flag", [

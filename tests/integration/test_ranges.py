@@ -21,6 +21,7 @@ def server(module_launch, tmp_path_factory):
     root.mkdir()
     data = write_random(root / "data.bin", SIZE, seed=1)
     write_random(root / "tiny.bin", 10, seed=2)
+    (root / "empty.bin").write_bytes(b"")
     ferry = module_launch(root=root, args=["--block-size", "4K",
                                            "--max-ranges", str(MAX_RANGES)])
     ferry.data = data
@@ -249,3 +250,34 @@ def test_head_with_range(server):
     assert head.header("content-range") == f"bytes 4-8/{SIZE}"
     assert head.header("content-length") == "5"
     assert follow.status == 200 and len(follow.body) == 10
+
+
+@pytest.mark.parametrize("spec", ["bytes=0-", "bytes=-5", "bytes=0-0"])
+def test_empty_file_range_416(server, spec):
+    """Any range of a zero-length file is unsatisfiable: 416, bytes */0."""
+    resp = server.get("/empty.bin", {"Range": spec})
+    assert resp.status == 416
+    assert resp.header("content-range") == "bytes */0"
+
+
+def test_huge_numbers_do_not_wrap(server):
+    """Positions past 2**64 neither wrap nor crash: an end beyond 2**64 clamps
+    to the file (or the header is ignored); a start beyond it is unsatisfiable
+    (or ignored); a suffix beyond it is the whole file (or ignored)."""
+    resp = server.get("/data.bin", {"Range": "bytes=0-18446744073709551616"})
+    assert resp.status in (200, 206) and resp.body == server.data
+    resp = server.get("/data.bin", {"Range": "bytes=18446744073709551615-"})
+    assert resp.status in (200, 416)
+    if resp.status == 200:
+        assert resp.body == server.data
+    resp = server.get("/data.bin", {"Range": "bytes=-18446744073709551617"})
+    assert resp.status in (200, 206) and resp.body == server.data
+    resp = server.get("/data.bin", {"Range": "bytes=18446744073709551617-18446744073709551618"})
+    assert resp.status in (200, 416)
+
+
+def test_header_names_case_insensitive(server):
+    """'range:' and 'host:' in lower case, tab after the colon, trailing spaces."""
+    resp = server.request(b"GET /data.bin HTTP/1.1\r\nhost:\tx\r\n"
+                          b"rANGE: bytes=3-6   \r\nconnection: close\r\n\r\n")
+    check_single(resp, server.data, 3, 6)

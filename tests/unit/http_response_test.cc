@@ -76,7 +76,7 @@ class FileResponseTest : public ::testing::Test {
   Parsed Build(bool keep_alive = true) {
     BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary,
                       keep_alive, &layout_);
-    const Parsed parsed = ParseWire(Render(layout_, content_));
+    Parsed parsed = ParseWire(Render(layout_, content_));
     // The body sent is what Content-Length promised (none for HEAD).
     if (request_.method == Method::kGet && parsed.Has("Content-Length")) {
       EXPECT_EQ(parsed.Header("Content-Length"),
@@ -438,7 +438,7 @@ Parsed BuildStatus(int status, bool head_only = false,
   ResponseLayout layout;
   BuildStatusResponse(status, head_only, kNow, false, location, size, &layout);
   EXPECT_EQ(layout.status, status);
-  const Parsed parsed = ParseWire(Render(layout, {}));
+  Parsed parsed = ParseWire(Render(layout, {}));
   EXPECT_EQ(layout.body_bytes, parsed.body.size());
   EXPECT_EQ(parsed.Header("Server"), "ferry");
   EXPECT_EQ(parsed.Header("Date"), kNowDate);

@@ -24,7 +24,7 @@ class TempFile {
     unlink(path_.c_str());
     rmdir(dir_.c_str());
   }
-  const std::string& path() const { return path_; }
+  const std::string& Path() const { return path_; }
 
  private:
   std::string dir_;
@@ -84,7 +84,7 @@ TEST(MimeTypes, LoadFileAddsAndOverrides) {
       "application/no-extensions\n"
       "notatype foo\n");
   MimeTypes types;
-  EXPECT_TRUE(types.LoadFile(file.path()));
+  EXPECT_TRUE(types.LoadFile(file.Path()));
   EXPECT_EQ(types.Lookup("a.fry"), "application/x-ferry");
   EXPECT_EQ(types.Lookup("a.fry2"), "application/x-ferry");
   EXPECT_EQ(types.Lookup("a.ferry"), "application/x-ferry");
