@@ -51,6 +51,9 @@ struct Config {
   std::string log_level = "info";  ///< error, warning, notice, info, debug
   std::string mime_types = "/etc/mime.types";
   std::string config_file;         ///< --config, "" when none
+  /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
+  /// master; workers then tick at least four times per interval.
+  Milliseconds watchdog_interval{0};
 };
 
 /// A bad option: what() is one line that names the flag.

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -60,6 +61,7 @@ class Master {
  private:
   struct Slot {
     pid_t pid = 0;
+    std::uint64_t heartbeat_seen = 0;  ///< at the last watchdog ping
     bool retiring = false;  ///< told to stop (old generation, or shutdown)
     std::int64_t started_ms = 0;
     std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
@@ -76,6 +78,7 @@ class Master {
     sd_notify(0, state.c_str());
   }
   std::string StatusLine() const;
+  void PingWatchdogIfAlive(std::int64_t now);
 
   Config config_;
   int argc_;
@@ -87,6 +90,9 @@ class Master {
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
   bool stopping_ = false;
+  std::int64_t next_ping_ms_ = 0;
+  bool withheld_ = false;
+  std::string last_status_;  ///< the last ping was withheld (logged once)
 };
 
 void Master::OpenListeners() {
@@ -101,6 +107,10 @@ void Master::OpenListeners() {
 
 int Master::Run() {
   SetLogLevel(ParseLogLevel(config_.log_level));
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(/*unset_environment=*/1, &watchdog_usec) > 0) {
+    config_.watchdog_interval = Milliseconds(watchdog_usec / 1000);
+  }
   RaiseDescriptorLimit();
   BlockDaemonSignals();
   { DocumentRoot check(config_.root); }  // fail now, in one clear line
@@ -112,9 +122,14 @@ int Master::Run() {
   Notify("READY=1\nSTATUS=" + StatusLine());
 
   std::int64_t stop_deadline = 0;
+  int wake_ms = 1000;
+  if (config_.watchdog_interval.count() > 0) {
+    wake_ms = static_cast<int>(std::clamp<std::int64_t>(
+        config_.watchdog_interval.count() / 4, 1, 1000));
+  }
   while (!stopping_ || AnyAlive()) {
     pollfd pfd{signals_->fd(), POLLIN, 0};
-    int ready = poll(&pfd, 1, 1000);
+    int ready = poll(&pfd, 1, wake_ms);
     if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
     signalfd_siginfo batch[16];
     for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
@@ -157,7 +172,12 @@ int Master::Run() {
         StartWorker(i);
       }
     }
-    if (!stopping_) Notify("STATUS=" + StatusLine());
+    if (!stopping_) {
+      std::string status = StatusLine();
+      if (status != last_status_) Notify("STATUS=" + status);
+      last_status_ = std::move(status);
+    }
+    PingWatchdogIfAlive(now);
   }
   Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
   Log(LogLevel::kNotice, "stopped");
@@ -172,7 +192,13 @@ void Master::StartWorker(unsigned slot) {
     return;
   }
   if (pid == 0) RunWorker(slot);
-  slots_[slot] = Slot{pid, false, MonotonicMillis(), 0};
+  Slot& started = slots_[slot];
+  started.pid = pid;
+  started.retiring = false;
+  started.started_ms = MonotonicMillis();
+  started.restart_at_ms = 0;
+  started.heartbeat_seen =
+      counters_.worker(slot).heartbeat.load(std::memory_order_relaxed);
 }
 
 void Master::RunWorker(unsigned slot) {
@@ -279,6 +305,34 @@ void Master::Stop() {
     slot.restart_at_ms = 0;
     if (slot.pid > 0) kill(slot.pid, SIGTERM);
   }
+}
+
+void Master::PingWatchdogIfAlive(std::int64_t now) {
+  if (config_.watchdog_interval.count() == 0 || now < next_ping_ms_) return;
+  // Ping only when every serving worker's loop has ticked since the last
+  // ping: a stuck loop must make systemd restart us.
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = slots_[i];
+    if (slot.pid <= 0 || slot.retiring) continue;
+    std::uint64_t beat =
+        counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
+    if (beat == slot.heartbeat_seen) {
+      if (!withheld_) {
+        Log(LogLevel::kWarning,
+            "worker %u (pid %d) has not ticked; withholding the watchdog ping",
+            i % workers_, slot.pid);
+        withheld_ = true;
+      }
+      return;
+    }
+  }
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    slots_[i].heartbeat_seen =
+        counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
+  }
+  withheld_ = false;
+  Notify("WATCHDOG=1");
+  next_ping_ms_ = now + config_.watchdog_interval.count() / 2;
 }
 
 bool Master::AnyAlive() const {

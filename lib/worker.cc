@@ -39,6 +39,10 @@ std::size_t DescriptorLimit() {
 std::chrono::milliseconds TickPeriod(const Config& config) {
   auto shortest = std::min({config.header_timeout, config.idle_timeout,
                             config.send_timeout});
+  // The master pings systemd's watchdog only while every worker ticks.
+  if (config.watchdog_interval.count() > 0) {
+    shortest = std::min(shortest, config.watchdog_interval);
+  }
   return std::clamp<std::chrono::milliseconds>(
       shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
 }

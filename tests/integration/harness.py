@@ -460,6 +460,9 @@ def start_ferryd(workdir: Path, root: Path, args: list[str] | None = None,
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     env.update(extra_env or {})
+    if wrapper and not _wrapper_execs(wrapper):
+        # LeakSanitizer cannot run under ptrace and says so fatally.
+        env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"] + ":detect_leaks=0"
     proc = subprocess.Popen(full, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=stderr_file,
                             env=env, start_new_session=True)
