@@ -5,7 +5,6 @@
 #include <system_error>
 
 #include "config.h"
-#include "document_root.h"
 #include "master.h"
 
 namespace {
@@ -32,17 +31,16 @@ int main(int argc, char** argv) {
         std::printf("ferryd %s\n", FERRY_VERSION);
         return 0;
       case ferry::Invocation::Action::kCheckConfig:
-        ferry::DocumentRoot{config.root};
+        ferry::CheckConfig(config);
         std::fputs(ferry::DescribeConfig(config).c_str(), stdout);
         return 0;
       case ferry::Invocation::Action::kRun:
         return ferry::RunMaster(config, argc, argv);
     }
-  } catch (const std::system_error& error) {
-    std::fprintf(stderr, "ferryd: %s: %s\n", error.what(),
-                 error.code().message().c_str());
-    return 1;
-  } catch (const std::exception& error) {
+  } catch (const ferry::ConfigError& error) {
+    std::fprintf(stderr, "ferryd: %s\n", error.what());
+    return kExitUsage;
+  } catch (const std::exception& error) {  // std::system_error says it all
     std::fprintf(stderr, "ferryd: %s\n", error.what());
     return 1;
   }

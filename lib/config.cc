@@ -135,7 +135,16 @@ po::options_description SettingOptions() {
       ("log-level", Text("LEVEL", d.log_level),
        "error, warning, notice, info or debug")
       ("mime-types", Text("FILE", d.mime_types),
-       "file mapping extensions to Content-Type");
+       "file mapping extensions to Content-Type")
+      ("user", Text("NAME", d.user),
+       "started as root: serve as this user (root: stay root)")
+      ("group", Text("NAME", d.group), "started as root: serve as this group")
+      ("access-log", Text("WHERE", d.access_log),
+       "access log: a file, - (stdout), syslog or off")
+      ("access-log-format", Text("FORMAT", d.access_log_format),
+       "common, combined or json")
+      ("metrics-listen", Text("ADDR", "off"),
+       "serve Prometheus metrics on HOST:PORT (off: none)");
   // clang-format on
   return o;
 }
@@ -367,6 +376,26 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
            "is not error, warning, notice, info or debug");
   }
   c.mime_types = v.String("mime-types");
+  c.user = v.String("user");
+  c.group = v.String("group");
+  c.access_log = v.String("access-log");
+  c.access_log_format = v.String("access-log-format");
+  if (c.access_log_format != "common" && c.access_log_format != "combined" &&
+      c.access_log_format != "json") {
+    v.Fail("access-log-format", c.access_log_format,
+           "is not common, combined or json");
+  }
+  const std::string metrics = v.String("metrics-listen");
+  if (metrics != "off") {
+    try {
+      c.metrics_listen = ParseListenAddress(metrics);
+    } catch (const ConfigError&) {
+      v.Fail("metrics-listen", metrics, "is not HOST:PORT, [V6]:PORT or off");
+    }
+    if (c.metrics_listen.kind != ListenAddress::Kind::kInet) {
+      v.Fail("metrics-listen", metrics, "is not HOST:PORT, [V6]:PORT or off");
+    }
+  }
   if (vm.count("config") != 0) c.config_file = vm["config"].as<std::string>();
   return c;
 }
@@ -601,7 +630,14 @@ std::string DescribeConfig(const Config& c) {
       << "index = " << c.index << "\n"
       << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
-      << "mime-types = " << c.mime_types << "\n";
+      << "mime-types = " << c.mime_types << "\n"
+      << "user = " << c.user << "\n"
+      << "group = " << c.group << "\n"
+      << "access-log = " << c.access_log << "\n"
+      << "access-log-format = " << c.access_log_format << "\n"
+      << "metrics-listen = "
+      << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text)
+      << "\n";
   return out.str();
 }
 

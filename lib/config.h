@@ -50,6 +50,16 @@ struct Config {
   bool allow_dotfiles = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug
   std::string mime_types = "/etc/mime.types";
+  /// Started as root: the workers switch to these before serving. "root"
+  /// keeps root.
+  std::string user = "nobody";
+  std::string group = "nogroup";
+  /// "-" (stdout), "syslog", "off", or a file path.
+  std::string access_log = "-";
+  std::string access_log_format = "combined";  ///< common, combined, json
+  /// Where the master serves Prometheus metrics; unset (kind kInet, port 0,
+  /// empty text) when off.
+  ListenAddress metrics_listen;
   std::string config_file;         ///< --config, "" when none
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.

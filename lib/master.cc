@@ -19,6 +19,7 @@
 #include "interval_timer.h"
 #include "listeners.h"
 #include "log.h"
+#include "privileges.h"
 #include "signals.h"
 #include "system_error.h"
 #include "worker.h"
@@ -89,6 +90,8 @@ class Master {
   CountersPage counters_;
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
+  Credentials credentials_;
+  pid_t master_pid_ = getpid();
   bool stopping_ = false;
   std::int64_t next_ping_ms_ = 0;
   bool withheld_ = false;
@@ -113,7 +116,8 @@ int Master::Run() {
   }
   RaiseDescriptorLimit();
   BlockDaemonSignals();
-  { DocumentRoot check(config_.root); }  // fail now, in one clear line
+  CheckConfig(config_);  // fail now, in one clear line
+  credentials_ = ResolveCredentials(config_);
   OpenListeners();
   signals_.emplace(DaemonSignals());
   for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
@@ -202,8 +206,6 @@ void Master::StartWorker(unsigned slot) {
 }
 
 void Master::RunWorker(unsigned slot) {
-  // A worker outlives no master: if the master dies, SIGTERM stops it.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ferry-worker");
   signals_.reset();
   std::vector<WorkerListener> mine;
@@ -215,8 +217,15 @@ void Master::RunWorker(unsigned slot) {
   listeners_ = ListenerSet();  // close every socket that is not ours
   int status = 0;
   try {
+    DocumentRoot root(config_.root);
+    DropPrivileges(credentials_);  // before any thread exists
+    // A worker outlives no master: if the master dies, SIGTERM stops it.
+    // (Set after the credentials change, which clears it.)
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096);
-    Worker worker(config_, std::move(mine), counters_.worker(slot));
+    Worker worker(config_, std::move(root), std::move(mine),
+                  counters_.worker(slot));
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
@@ -271,7 +280,7 @@ void Master::Reload() {
     }
     next.listen = config_.listen;
     next.listen_given = config_.listen_given;
-    { DocumentRoot check(next.root); }
+    CheckConfig(next);
     unsigned old_base = generation_ * workers_;
     for (unsigned i = 0; i < workers_; ++i) {
       if (slots_[(1 - generation_) * workers_ + i].pid > 0) {
@@ -356,6 +365,15 @@ std::string Master::StatusLine() const {
 }
 
 }  // namespace
+
+void CheckConfig(const Config& config) {
+  try {
+    DocumentRoot root(config.root);
+  } catch (const std::system_error& error) {
+    throw ConfigError("--root: '" + config.root + "': " + error.code().message());
+  }
+  ResolveCredentials(config);
+}
 
 int RunMaster(const Config& config, int argc, const char* const* argv) {
   Master master(config, argc, argv);

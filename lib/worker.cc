@@ -49,12 +49,12 @@ std::chrono::milliseconds TickPeriod(const Config& config) {
 
 }  // namespace
 
-Worker::Worker(const Config& config, std::vector<WorkerListener> listeners,
-               WorkerCounters& counters)
+Worker::Worker(const Config& config, DocumentRoot root,
+               std::vector<WorkerListener> listeners, WorkerCounters& counters)
     : config_(config),
       counters_(counters),
       tid_(CurrentThreadId()),
-      root_(config.root),
+      root_(std::move(root)),
       pool_(config.block_size, BlockCount(config)),
       reads_(new AioRead[BlockCount(config)]),
       aio_(config.queue_depth),

@@ -36,11 +36,12 @@ struct WorkerListener {
 /// graceful stop that follows.
 class Worker {
  public:
-  /// Sets everything up (pool, AIO context, helpers, timer); throws
+  /// Sets everything up (pool, AIO context, helpers, timer) around `root`,
+  /// opened by the caller (before dropping privileges); throws
   /// std::system_error on failure. Must run in the thread that will call
   /// Run(), with DaemonSignals() blocked.
-  Worker(const Config& config, std::vector<WorkerListener> listeners,
-         WorkerCounters& counters);
+  Worker(const Config& config, DocumentRoot root,
+         std::vector<WorkerListener> listeners, WorkerCounters& counters);
   ~Worker();
 
   /// The loop. Returns the process exit status.

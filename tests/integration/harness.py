@@ -487,12 +487,10 @@ def start_ferryd(workdir: Path, root: Path, args: list[str] | None = None,
                         pytrace=False)
         time.sleep(0.02)
     if wrapper and not _wrapper_execs(wrapper):
-        # The wrapper (strace) forks ferryd: find the master among its kids.
+        # The wrapper (strace) forks ferryd, its only child: the master.
         def find_master():
-            for kid in children_of(proc.pid):
-                if proc_comm(kid) == "ferryd":
-                    return kid
-            return None
+            kids = children_of(proc.pid)
+            return kids[0] if len(kids) == 1 else None
         ferry.pid = wait_until(find_master, 5.0, message="ferryd under wrapper")
     return ferry
 

@@ -1,0 +1,28 @@
+#pragma once
+// Started as root, ferryd binds its sockets and opens its document root,
+// then its workers switch to an unprivileged user before serving a byte.
+
+#include <sys/types.h>
+
+#include "config.h"
+
+namespace ferry {
+
+/// Whom the workers serve as.
+struct Credentials {
+  bool change = false;  ///< false: not started as root, or --user root
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// Looks up --user and --group (at start-up: NSS may read files). Throws
+/// ConfigError naming the flag when one does not exist.
+Credentials ResolveCredentials(const Config& config);
+
+/// setgroups (none left), setgid, setuid, in that order, and checks that
+/// root cannot be regained. Call before any thread exists: the set*id
+/// wrappers change every thread, but a thread racing them would not be.
+/// Throws std::system_error.
+void DropPrivileges(const Credentials& credentials);
+
+}  // namespace ferry
