@@ -52,9 +52,12 @@ void CountStatus(int status, WorkerCounters& counters) {
 }  // namespace
 
 void Connection::Start(UniqueFd socket, std::uint64_t token,
-                       ServingContext& ctx) {
+                       std::string_view client, ServingContext& ctx) {
   socket_ = std::move(socket);
   token_ = token;
+  std::size_t length = std::min(client.size(), sizeof client_ - 1);
+  std::memcpy(client_, client.data(), length);
+  client_[length] = '\0';
   if (input_capacity_ != ctx.limits.max_header_bytes) {
     input_capacity_ = ctx.limits.max_header_bytes;
     input_ = std::make_unique<char[]>(input_capacity_);
@@ -235,6 +238,8 @@ void Connection::RespondStatus(int status, bool close, ServingContext& ctx) {
 void Connection::StartResponse(ServingContext& ctx) {
   state_ = State::kStreaming;
   deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+  head_length_ = layout_.text.find("\r\n\r\n") + 4;
+  response_sent_ = 0;
   piece_index_ = 0;
   piece_done_ = 0;
   window_head_ = 0;
@@ -417,6 +422,7 @@ void Connection::OnWritable(ServingContext& ctx) {
       return;
     }
     Bump(ctx.counters.bytes_sent, static_cast<std::uint64_t>(n));
+    response_sent_ += static_cast<std::uint64_t>(n);
     deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
     Consume(static_cast<std::uint64_t>(n), ctx);
     if (state_ != State::kStreaming) return;
@@ -454,6 +460,7 @@ void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {
 
 void Connection::FinishResponse(ServingContext& ctx) {
   CountStatus(layout_.status, ctx.counters);
+  LogAccess(ctx);
   file_.Reset();
   if (close_after_response_ || ctx.stopping) {
     StartLingering(ctx);
@@ -502,7 +509,25 @@ void Connection::Abort(const char* why, ServingContext& ctx) {
   Close(ctx);
 }
 
+void Connection::LogAccess(ServingContext& ctx) const {
+  if (!ctx.access_log) return;
+  AccessRecord record;
+  record.client = client_;
+  record.time = ctx.now_sec;
+  record.request_line = request_.request_line;
+  record.status = layout_.status;
+  record.body_bytes =
+      response_sent_ > head_length_ ? response_sent_ - head_length_ : 0;
+  record.referer = request_.referer;
+  record.user_agent = request_.user_agent;
+  char line[1024];
+  std::size_t length =
+      FormatAccessRecord(record, ctx.access_log_format, line, sizeof line);
+  LogRing::AccessLog(line, length);  // a full ring drops and counts it
+}
+
 void Connection::Close(ServingContext& ctx) {
+  if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
   // Blocks with a read in flight stay the kernel's until it completes; the
   // worker then finds no connection for the token and frees them.
   for (std::size_t i = 0; i < window_count_; ++i) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "access_log.h"
 #include "aio_context.h"
 #include "buffer_pool.h"
 #include "config.h"
@@ -43,6 +44,8 @@ struct ServingContext {
   WorkerCounters& counters;
   std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
   RequestLimits limits;
+  bool access_log = false;  ///< write an access record per response
+  AccessLogFormat access_log_format = AccessLogFormat::kCombined;
   /// Cleared when the device answers RWF_NOWAIT with EOPNOTSUPP.
   bool nowait_reads = true;
   std::int64_t now_ms = 0;   ///< CLOCK_MONOTONIC
@@ -60,9 +63,11 @@ class Connection {
     kClosed,          ///< done: the worker forgets it (Forget())
   };
 
-  /// Takes the accepted, signal-armed socket and tries to read at once
-  /// (signals report changes only, so data already there raises none).
-  void Start(UniqueFd socket, std::uint64_t token, ServingContext& ctx);
+  /// Takes the accepted, signal-armed socket from `client` (an address for
+  /// the access log) and tries to read at once (signals report changes
+  /// only, so data already there raises none).
+  void Start(UniqueFd socket, std::uint64_t token, std::string_view client,
+             ServingContext& ctx);
 
   /// The socket's signal said `band` (POLLIN, POLLOUT, POLLERR, POLLHUP...),
   /// or a rescan found it so. A hint: acting on a stale one is harmless.
@@ -121,6 +126,7 @@ class Connection {
   // kLingering, kClosed
   void StartLingering(ServingContext& ctx);
   void OnLingerReadable(ServingContext& ctx);
+  void LogAccess(ServingContext& ctx) const;
   void Abort(const char* why, ServingContext& ctx);
   void Close(ServingContext& ctx);
 
@@ -137,6 +143,7 @@ class Connection {
   bool want_write_ = false;
   bool close_after_response_ = false;
   std::uint64_t requests_ = 0;
+  char client_[64] = {};
 
   // The request head(s) received; pipelined requests wait here.
   std::unique_ptr<char[]> input_;
@@ -150,6 +157,8 @@ class Connection {
   UniqueFd file_;
   FileStatus file_status_;
   ResponseLayout layout_;
+  std::uint64_t head_length_ = 0;    ///< bytes of the response head
+  std::uint64_t response_sent_ = 0;  ///< bytes of this response sent
   std::size_t piece_index_ = 0;  ///< the piece being sent
   std::uint64_t piece_done_ = 0; ///< bytes of it sent
   std::size_t file_piece_ = 0;   ///< the file piece the window reads for

@@ -161,6 +161,9 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
     case 5:
       if (EqualsLower(name, "range")) SetOnce(present, &out->range);
       break;
+    case 7:
+      if (EqualsLower(name, "referer")) out->referer = value;
+      break;
     case 8:
       // List fields: a repeated line is not merged; the first one counts.
       if (EqualsLower(name, "if-match")) {
@@ -170,7 +173,11 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       }
       break;
     case 10:
-      if (EqualsLower(name, "connection")) ParseConnection(value, state);
+      if (EqualsLower(name, "connection")) {
+        ParseConnection(value, state);
+      } else if (EqualsLower(name, "user-agent")) {
+        out->user_agent = value;
+      }
       break;
     case 13:
       if (EqualsLower(name, "if-none-match") &&
@@ -269,6 +276,7 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   }
 
   HeadState state;
+  out->request_line = line;  // set first: an error response logs it too
   if (int status = ParseRequestLine(line, out, &state)) return Error(status);
 
   std::size_t fields = 0;

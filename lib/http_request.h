@@ -31,6 +31,11 @@ struct Request {
   std::string_view raw_path;    ///< the target's path as sent (for Location)
   std::string_view query;       ///< after '?', without it; empty if none
   std::string_view host;
+  /// The request line without its line end; set even when the request is
+  /// refused later (for the access log).
+  std::string_view request_line;
+  std::string_view referer;     ///< for the access log
+  std::string_view user_agent;  ///< for the access log
   std::string_view range;  ///< empty when absent
   std::string_view if_match;
   std::string_view if_none_match;

@@ -1,6 +1,8 @@
 #include "log.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <syslog.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -20,7 +22,7 @@
 namespace ferry {
 namespace {
 
-constexpr std::size_t kLineBytes = 512;
+constexpr std::size_t kLineBytes = 1024;
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
@@ -36,9 +38,9 @@ bool StderrIsJournal() {
          st.st_ino == inode;
 }
 
-void WriteAll(const char* data, std::size_t size) {
+void WriteAll(int fd, const char* data, std::size_t size) {
   while (size > 0) {
-    ssize_t n = ::write(STDERR_FILENO, data, size);
+    ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;  // nowhere left to report it
@@ -115,24 +117,121 @@ class Ring {
   std::atomic<std::uint64_t> dropped_{0};
 };
 
+/// Where access records go.
+class AccessSink {
+ public:
+  enum class Kind { kOff, kFile, kStdout, kSyslog };
+
+  AccessSink(const std::string& where, UniqueFd file)
+      : path_(where), fd_(std::move(file)) {
+    if (where == "off") {
+      kind_ = Kind::kOff;
+    } else if (where == "-") {
+      kind_ = Kind::kStdout;
+    } else if (where == "syslog") {
+      kind_ = Kind::kSyslog;
+      openlog("ferryd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    } else {
+      kind_ = Kind::kFile;
+      if (!fd_) Reopen();
+    }
+  }
+
+  Kind kind() const { return kind_; }
+
+  void Reopen() {
+    if (kind_ != Kind::kFile) return;
+    int fd = OpenAccessLogFile(path_);
+    if (fd < 0) {
+      Log(LogLevel::kError, "reopening the access log %s: %s", path_.c_str(),
+          std::strerror(-fd));
+      return;
+    }
+    fd_.Reset(fd);
+  }
+
+  /// Writes `batch`; while the file accepts nothing (EAGAIN: a full FIFO)
+  /// waits in slices, giving up once `stopping` is set.
+  void Write(const std::string& batch, const std::atomic<bool>& stopping) {
+    if (batch.empty()) return;
+    switch (kind_) {
+      case Kind::kOff:
+        return;
+      case Kind::kStdout:
+        WriteAll(STDOUT_FILENO, batch.data(), batch.size());
+        return;
+      case Kind::kSyslog:
+        for (std::size_t start = 0; start < batch.size();) {
+          std::size_t end = batch.find('\n', start);
+          syslog(LOG_INFO, "%.*s", static_cast<int>(end - start),
+                 batch.data() + start);
+          start = end + 1;
+        }
+        return;
+      case Kind::kFile:
+        break;
+    }
+    const char* data = batch.data();
+    std::size_t size = batch.size();
+    while (size > 0) {
+      ssize_t n = ::write(fd_.get(), data, size);
+      if (n > 0) {
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (stopping.load(std::memory_order_acquire)) return;
+        pollfd pfd{fd_.get(), POLLOUT, 0};
+        poll(&pfd, 1, 100);
+        continue;
+      }
+      return;  // a failing disk: nothing better to do than drop
+    }
+  }
+
+ private:
+  std::string path_;
+  Kind kind_ = Kind::kOff;
+  UniqueFd fd_;
+};
+
 struct Drainer {
   Ring ring;
+  Ring access_ring;
+  AccessSink access;
   UniqueFd wake{eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> reopen{false};
   std::thread thread;
 
-  explicit Drainer(std::uint32_t records) : ring(records) {}
+  Drainer(std::uint32_t records, const std::string& access_log,
+          UniqueFd access_file)
+      : ring(records),
+        access_ring(records),
+        access(access_log, std::move(access_file)) {}
+
+  void Wake() {
+    std::uint64_t one = 1;
+    (void)!::write(wake.get(), &one, sizeof one);
+  }
 
   void Run() {
     prctl(PR_SET_NAME, "ferry-log");
     std::string batch;
     for (;;) {
       bool stop = stopping.load(std::memory_order_acquire);
+      if (reopen.exchange(false, std::memory_order_acq_rel)) access.Reopen();
       batch.clear();
       ring.Drain(&batch);
-      WriteAll(batch.data(), batch.size());
+      WriteAll(STDERR_FILENO, batch.data(), batch.size());
+      batch.clear();
+      access_ring.Drain(&batch);
+      access.Write(batch, stopping);
       if (stop) return;
-      // Warnings ring the eventfd; other lines wait for the next poll.
+      // Warnings and reopen requests ring the eventfd; other lines wait for
+      // the next poll.
       pollfd pfd{wake.get(), POLLIN, 0};
       if (poll(&pfd, 1, 100) > 0) {
         std::uint64_t ignored;
@@ -181,17 +280,41 @@ void Log(LogLevel level, const char* format, ...) {
   line[length++] = '\n';
   Drainer* drainer = g_drainer.load(std::memory_order_acquire);
   if (drainer == nullptr) {
-    WriteAll(line, length);
+    WriteAll(STDERR_FILENO, line, length);
     return;
   }
   if (drainer->ring.Push(line, length) && level <= LogLevel::kWarning) {
-    std::uint64_t one = 1;
-    (void)!::write(drainer->wake.get(), &one, sizeof one);
+    drainer->Wake();
   }
 }
 
-LogRing::LogRing(std::uint32_t records) {
-  auto* drainer = new Drainer(records);
+int OpenAccessLogFile(const std::string& path) {
+  int fd = open(path.c_str(),
+                O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+                0640);
+  return fd >= 0 ? fd : -errno;
+}
+
+bool LogRing::AccessLogEnabled() {
+  Drainer* drainer = g_drainer.load(std::memory_order_acquire);
+  return drainer != nullptr && drainer->access.kind() != AccessSink::Kind::kOff;
+}
+
+bool LogRing::AccessLog(const char* line, std::size_t length) {
+  Drainer* drainer = g_drainer.load(std::memory_order_acquire);
+  return drainer != nullptr && drainer->access_ring.Push(line, length);
+}
+
+void LogRing::ReopenAccessLog() {
+  Drainer* drainer = g_drainer.load(std::memory_order_acquire);
+  if (drainer == nullptr) return;
+  drainer->reopen.store(true, std::memory_order_release);
+  drainer->Wake();
+}
+
+LogRing::LogRing(std::uint32_t records, const std::string& access_log,
+                 UniqueFd access_file) {
+  auto* drainer = new Drainer(records, access_log, std::move(access_file));
   drainer->thread = std::thread([drainer] { drainer->Run(); });
   g_drainer.store(drainer, std::memory_order_release);
 }
@@ -199,17 +322,19 @@ LogRing::LogRing(std::uint32_t records) {
 LogRing::~LogRing() {
   Drainer* drainer = g_drainer.exchange(nullptr, std::memory_order_acq_rel);
   drainer->stopping.store(true, std::memory_order_release);
-  std::uint64_t one = 1;
-  (void)!::write(drainer->wake.get(), &one, sizeof one);
+  drainer->Wake();
   drainer->thread.join();
-  g_dropped_total.fetch_add(drainer->ring.dropped(), std::memory_order_relaxed);
+  g_dropped_total.fetch_add(
+      drainer->ring.dropped() + drainer->access_ring.dropped(),
+      std::memory_order_relaxed);
   delete drainer;
 }
 
 std::uint64_t LogRing::Dropped() {
   Drainer* drainer = g_drainer.load(std::memory_order_acquire);
   return g_dropped_total.load(std::memory_order_relaxed) +
-         (drainer ? drainer->ring.dropped() : 0);
+         (drainer ? drainer->ring.dropped() + drainer->access_ring.dropped()
+                  : 0);
 }
 
 }  // namespace ferry

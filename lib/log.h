@@ -3,8 +3,11 @@
 // ring that a thread of their own ("ferry-log") writes to stderr. When the
 // ring is full, records are dropped and counted, never waited for.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "unique_fd.h"
 
 namespace ferry {
 
@@ -24,17 +27,41 @@ void Log(LogLevel level, const char* format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /// While alive, this process's Log() calls go through a ring of `records`
-/// lines drained by a thread. Destroying it writes what is left. One per
-/// process, made by the loop thread before it serves.
+/// lines drained by a thread, and so do access records (AccessLog()) when
+/// `access_log` is a file, "-" (stdout) or "syslog" (not "off"). Destroying
+/// it writes what is left, but gives up on an access log that accepts
+/// nothing (a FIFO nobody reads) instead of waiting for it. One per process,
+/// made by the loop thread before it serves; threads that log must be gone
+/// before it is destroyed.
 class LogRing {
  public:
-  explicit LogRing(std::uint32_t records);
+  /// `access_file` is the access log already opened (OpenAccessLogFile,
+  /// before privileges were dropped) when `access_log` names a file.
+  LogRing(std::uint32_t records, const std::string& access_log,
+          UniqueFd access_file);
   ~LogRing();
   LogRing(const LogRing&) = delete;
   LogRing& operator=(const LogRing&) = delete;
 
-  /// Records dropped so far because the ring was full.
+  /// True when access records are wanted.
+  static bool AccessLogEnabled();
+  /// Queues one access record (a whole line, '\n' included). Never blocks;
+  /// returns false when the record was dropped.
+  static bool AccessLog(const char* line, std::size_t length);
+  /// Makes the log thread reopen the access log file (SIGUSR1).
+  static void ReopenAccessLog();
+
+  /// Records dropped so far because a ring was full.
   static std::uint64_t Dropped();
 };
+
+/// True when --access-log names a file (not -, syslog or off).
+inline bool AccessLogIsFile(const std::string& where) {
+  return where != "off" && where != "-" && where != "syslog";
+}
+
+/// Opens an access log file the way the log thread does (append, create,
+/// non-blocking). Returns the descriptor or -errno.
+int OpenAccessLogFile(const std::string& path);
 
 }  // namespace ferry

@@ -218,12 +218,18 @@ void Master::RunWorker(unsigned slot) {
   int status = 0;
   try {
     DocumentRoot root(config_.root);
+    UniqueFd access_file;
+    if (AccessLogIsFile(config_.access_log)) {
+      int fd = OpenAccessLogFile(config_.access_log);
+      if (fd < 0) ThrowSystemError(-fd, "open", config_.access_log);
+      access_file.Reset(fd);
+    }
     DropPrivileges(credentials_);  // before any thread exists
     // A worker outlives no master: if the master dies, SIGTERM stops it.
     // (Set after the credentials change, which clears it.)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_) _exit(0);  // the master died already
-    LogRing log_ring(4096);
+    LogRing log_ring(4096, config_.access_log, std::move(access_file));
     Worker worker(config_, std::move(root), std::move(mine),
                   counters_.worker(slot));
     status = worker.Run();
@@ -373,6 +379,14 @@ void CheckConfig(const Config& config) {
     throw ConfigError("--root: '" + config.root + "': " + error.code().message());
   }
   ResolveCredentials(config);
+  if (AccessLogIsFile(config.access_log)) {
+    int fd = OpenAccessLogFile(config.access_log);
+    if (fd < 0) {
+      throw ConfigError("--access-log: '" + config.access_log +
+                        "': " + std::strerror(-fd));
+    }
+    UniqueFd opened(fd);  // it can be opened: that is all we wanted
+  }
 }
 
 int RunMaster(const Config& config, int argc, const char* const* argv) {

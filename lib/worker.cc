@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,6 +37,20 @@ std::size_t DescriptorLimit() {
                                          : static_cast<std::size_t>(limit.rlim_cur);
 }
 
+/// The peer's address as the access log shows it.
+std::string_view ClientAddress(const sockaddr_storage& peer) {
+  thread_local char text[INET6_ADDRSTRLEN];
+  const void* address = nullptr;
+  if (peer.ss_family == AF_INET) {
+    address = &reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
+  } else if (peer.ss_family == AF_INET6) {
+    address = &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+  } else {
+    return "unix";
+  }
+  return inet_ntop(peer.ss_family, address, text, sizeof text) ? text : "-";
+}
+
 std::chrono::milliseconds TickPeriod(const Config& config) {
   auto shortest = std::min({config.header_timeout, config.idle_timeout,
                             config.send_timeout});
@@ -67,6 +82,9 @@ Worker::Worker(const Config& config, DocumentRoot root,
       listeners_(std::move(listeners)),
       by_fd_(DescriptorLimit(), 0) {
   mime_.LoadFile(config.mime_types);
+  tzset();  // now, so that the access log's localtime_r reads no zone file
+  ctx_.access_log = LogRing::AccessLogEnabled();
+  ctx_.access_log_format = ParseAccessLogFormat(config.access_log_format);
   ctx_.limits.max_request_line = config.max_request_line;
   ctx_.limits.max_header_bytes = config.max_header_bytes;
   ctx_.limits.max_headers = config.max_headers;
@@ -150,6 +168,8 @@ void Worker::DrainSignals() {
         OnTick();
       } else if (signo == SIGTERM || signo == SIGINT) {
         BeginShutdown();
+      } else if (signo == SIGUSR1) {
+        LogRing::ReopenAccessLog();
       }
       // kDoorbellSignal: nothing to do here; the loop takes helper results
       // on every iteration anyway.
@@ -174,7 +194,10 @@ void Worker::OnSocketSignal(int fd, std::uint32_t band) {
 void Worker::AcceptAll(int listener) {
   if (stopping_ || accept_paused_) return;
   for (;;) {
-    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN) return;
@@ -211,7 +234,7 @@ void Worker::AcceptAll(int listener) {
     by_fd_[fd] = token;
     Bump(counters_.accepted);
     Set(counters_.open_connections, connections_.live());
-    connection->Start(std::move(socket), token, ctx_);
+    connection->Start(std::move(socket), token, ClientAddress(peer), ctx_);
     ForgetIfClosed(token, connection);
   }
 }
@@ -248,6 +271,7 @@ void Worker::Rescan() {
 
 void Worker::OnTick() {
   Bump(counters_.heartbeat);
+  Set(counters_.log_dropped, LogRing::Dropped());
   if (accept_paused_) {
     accept_paused_ = false;
     for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());

@@ -387,15 +387,15 @@ class Ferry:
         return counters
 
     def kill(self):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        """SIGKILL for the master, its workers and any wrapper (last resort)."""
+        kids = children_of(self.pid)  # before the master dies and they're orphaned
+        for pid in [self.pid, *kids]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
         with contextlib.suppress(Exception):
             self.proc.wait(5)
-        for kid in children_of(self.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(kid, signal.SIGKILL)
 
 
 def check_sanitizers(text: str):
@@ -491,7 +491,15 @@ def start_ferryd(workdir: Path, root: Path, args: list[str] | None = None,
         def find_master():
             kids = children_of(proc.pid)
             return kids[0] if len(kids) == 1 else None
-        ferry.pid = wait_until(find_master, 5.0, message="ferryd under wrapper")
+        try:
+            ferry.pid = wait_until(find_master, 5.0, message="ferryd under wrapper")
+        except BaseException:
+            for kid in children_of(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(kid, signal.SIGKILL)
+            ferry.kill()
+            stderr_file.close()
+            raise
     return ferry
 
 
