@@ -222,6 +222,11 @@ ConfigFile ScanConfigFile(const std::string& path, const std::string& text,
     }
     const std::string name = Trim(line.substr(0, equals));
     const std::string value = Trim(line.substr(equals + 1));
+    // GOTCHA: Boost matches "" against every option without a short name
+    // and throws ambiguous_option, which is no ConfigError.
+    if (name.empty()) {
+      throw ConfigError(where + "expected 'name = value', got '" + line + "'");
+    }
     if (settings.find_nothrow(name, false) == nullptr) {
       throw ConfigError(where + "unknown option '" + name + "'");
     }

@@ -14,6 +14,7 @@ namespace ferry {
 struct WorkerCounters {
   using Counter = std::atomic<std::uint64_t>;
   Counter heartbeat;         ///< moves on every timer tick
+  Counter accepting;         ///< 1 while the worker accepts connections
   Counter accepted;          ///< connections accepted
   Counter open_connections;  ///< a gauge
   Counter rejected;          ///< connections refused: over --max-connections

@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::int64_t kRestartDelayMillis = 1000;
 constexpr std::int64_t kKillGraceMillis = 5000;
+constexpr std::int64_t kReloadSwitchMillis = 5000;
 
 void RaiseDescriptorLimit() {
   rlimit limit{};
@@ -73,6 +74,7 @@ class Master {
   [[noreturn]] void RunWorker(unsigned slot);
   void ReapChildren();
   void Reload();
+  void FinishReloadWhenSwitched(std::int64_t now);
   void Stop();
   bool AnyAlive() const;
   void Notify(const std::string& state) const {
@@ -94,6 +96,9 @@ class Master {
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
   std::int64_t next_ping_ms_ = 0;
+  /// A reload waits for the new workers to accept and the old ones to stop
+  /// accepting before it says READY=1 (until this deadline; 0: none).
+  std::int64_t reload_deadline_ms_ = 0;
   bool withheld_ = false;
   std::string last_status_;  ///< the last ping was withheld (logged once)
 };
@@ -133,7 +138,7 @@ int Master::Run() {
   }
   while (!stopping_ || AnyAlive()) {
     pollfd pfd{signals_->fd(), POLLIN, 0};
-    int ready = poll(&pfd, 1, wake_ms);
+    int ready = poll(&pfd, 1, reload_deadline_ms_ != 0 ? 10 : wake_ms);
     if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
     signalfd_siginfo batch[16];
     for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
@@ -182,6 +187,7 @@ int Master::Run() {
       last_status_ = std::move(status);
     }
     PingWatchdogIfAlive(now);
+    FinishReloadWhenSwitched(now);
   }
   Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
   Log(LogLevel::kNotice, "stopped");
@@ -189,6 +195,8 @@ int Master::Run() {
 }
 
 void Master::StartWorker(unsigned slot) {
+  // No process writes this slot now; the new worker sets it when it accepts.
+  Set(counters_.worker(slot).accepting, 0);
   pid_t pid = fork();
   if (pid < 0) {
     Log(LogLevel::kError, "fork: %s", std::strerror(errno));
@@ -303,11 +311,32 @@ void Master::Reload() {
       old.restart_at_ms = 0;
       if (old.pid > 0) kill(old.pid, SIGTERM);
     }
-    Log(LogLevel::kNotice, "reloaded the configuration");
+    reload_deadline_ms_ = MonotonicMillis() + kReloadSwitchMillis;
+    return;  // READY=1 once the new workers took over
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "reload failed, keeping the running configuration: %s",
         error.what());
   }
+  Notify("READY=1\nSTATUS=" + StatusLine());
+}
+
+void Master::FinishReloadWhenSwitched(std::int64_t now) {
+  if (reload_deadline_ms_ == 0) return;
+  bool switched = true;
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    bool serving = i / workers_ == generation_;
+    std::uint64_t accepting =
+        counters_.worker(i).accepting.load(std::memory_order_relaxed);
+    if (serving ? accepting == 0 : (slots_[i].pid > 0 && accepting != 0)) {
+      switched = false;
+    }
+  }
+  if (!switched && now < reload_deadline_ms_) return;
+  if (!switched) {
+    Log(LogLevel::kWarning, "reload: workers were slow to switch over");
+  }
+  reload_deadline_ms_ = 0;
+  Log(LogLevel::kNotice, "reloaded the configuration");
   Notify("READY=1\nSTATUS=" + StatusLine());
 }
 

@@ -119,6 +119,7 @@ int Worker::Run() {
   // Connections may have queued before this worker existed: accept them
   // now, since they will raise no signal of their own.
   for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
+  Set(counters_.accepting, 1);
   epoll_event events[16];
   for (;;) {
     aio_.Submit();
@@ -291,6 +292,7 @@ void Worker::BeginShutdown() {
     by_fd_[listener.fd.get()] = 0;
     listener.fd.Reset();  // our copy; the master still holds the socket
   }
+  Set(counters_.accepting, 0);
   connections_.ForEach([&](std::uint64_t token, Connection& connection) {
     connection.OnShutdown(ctx_);
     ForgetIfClosed(token, &connection);

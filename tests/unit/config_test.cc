@@ -654,5 +654,20 @@ TEST(ConfigDocsTest, ReadmeDefaultsAreTheCompiledOnes) {
   ExpectDefaultsMatch(ReadmeOptions(), "README.md");
 }
 
+
+// Found by fuzz_config: a line with an empty name ("= toor") made Boost
+// throw ambiguous_option out of ParseCommandLine, which ferryd's main does
+// not catch (abort at start-up).
+TEST(ConfigTest, FuzzEmptyOptionNameIsAConfigError) {
+  TempFile file("= toor\n");
+  const std::string message = ErrorOf({"--config", file.path()});
+  EXPECT_NE(message.find(file.path() + ":1: expected 'name = value'"),
+            std::string::npos)
+      << message;
+  file.Write("workers = 2\n  =\n");
+  EXPECT_NE(ErrorOf({"--config", file.path()}).find(":2: expected"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ferry
