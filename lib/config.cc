@@ -410,7 +410,8 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
 [[noreturn]] void Rethrow(const po::error& e, const ConfigFile* file) {
   std::string flag;
   std::string where = file != nullptr ? file->path + ": " : "";
-  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&e)) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named != nullptr) {
     flag = named->get_option_name();
     if (!flag.empty() && flag.front() != '-') flag = Flag(flag);
     if (file != nullptr && flag.size() > 2) {
@@ -418,13 +419,18 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
       if (!line.empty()) where = line;
     }
   }
-  std::string problem = e.what();
+  // GOTCHA: error_with_option_name::what() substitutes the option's name
+  // and value into its message until no placeholder is left, so a value
+  // such as "%value%" loops forever (Boost 1.74 replace_token). Its text is
+  // never read; each kind gets its own words.
+  std::string problem = named != nullptr ? "is not valid" : e.what();
   if (dynamic_cast<const po::unknown_option*>(&e) != nullptr) {
     problem = "unknown option";
   } else if (dynamic_cast<const po::multiple_occurrences*>(&e) != nullptr) {
     problem = "given more than once";
   } else if (const auto* s = dynamic_cast<const po::invalid_syntax*>(&e)) {
-    if (s->kind() == po::invalid_syntax::missing_parameter) {
+    if (s->kind() == po::invalid_syntax::missing_parameter ||
+        s->kind() == po::invalid_syntax::empty_adjacent_parameter) {
       problem = "missing argument";
     } else if (s->kind() == po::invalid_syntax::extra_parameter) {
       problem = "takes no argument";

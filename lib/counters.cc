@@ -3,7 +3,6 @@
 #include <sys/mman.h>
 
 #include <cerrno>
-#include <utility>
 
 #include "system_error.h"
 
@@ -21,38 +20,69 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
+const CounterField kCounterFields[25] = {
+    {"requests", "Requests received.", false, &WorkerCounters::requests},
+    {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
+    {"open_connections", "Connections open now.", true,
+     &WorkerCounters::open_connections},
+    {"rejected", "Connections refused over --max-connections.", false,
+     &WorkerCounters::rejected},
+    {"responses_2xx", "Responses with a 2xx status.", false,
+     &WorkerCounters::responses_2xx},
+    {"responses_3xx", "Responses with a 3xx status.", false,
+     &WorkerCounters::responses_3xx},
+    {"responses_4xx", "Responses with a 4xx status.", false,
+     &WorkerCounters::responses_4xx},
+    {"responses_5xx", "Responses with a 5xx status.", false,
+     &WorkerCounters::responses_5xx},
+    {"bytes_sent", "Bytes sent to clients.", false, &WorkerCounters::bytes_sent},
+    {"aio_reads", "AIO reads submitted.", false, &WorkerCounters::aio_reads},
+    {"aio_completed", "AIO reads completed.", false,
+     &WorkerCounters::aio_completed},
+    {"aio_eagain", "AIO reads refused by RWF_NOWAIT, retried by a helper.",
+     false, &WorkerCounters::aio_eagain},
+    {"aio_errors", "AIO reads that failed.", false, &WorkerCounters::aio_errors},
+    {"helper_opens", "Lookups that missed the dentry cache (done by helpers).",
+     false, &WorkerCounters::helper_opens},
+    {"helper_reads", "Reads done by helpers.", false,
+     &WorkerCounters::helper_reads},
+    {"overflow_rescans",
+     "Realtime signal queue overflows (SIGIO), each followed by a rescan.",
+     false, &WorkerCounters::overflow_rescans},
+    {"aborted", "Responses cut short (file shrank, read error).", false,
+     &WorkerCounters::aborted},
+    {"timeouts", "Connections closed by a timeout.", false,
+     &WorkerCounters::timeouts},
+    {"log_dropped", "Log records dropped because the log ring was full.",
+     false, &WorkerCounters::log_dropped},
+    {"cache_hits", "Responses served from the small-file cache.", false,
+     &WorkerCounters::cache_hits},
+    {"cache_misses", "Cacheable files read from disk.", false,
+     &WorkerCounters::cache_misses},
+    {"loop_iterations", "Loop iterations.", false,
+     &WorkerCounters::loop_iterations},
+    {"loop_micros", "Microseconds spent in loop iterations.", false,
+     &WorkerCounters::loop_micros},
+    {"heartbeat", "Timer ticks of the loop.", false, &WorkerCounters::heartbeat},
+    {"accepting", "1 while the worker accepts connections.", true,
+     &WorkerCounters::accepting},
+};
+
+std::uint64_t CountersPage::Sum(WorkerCounters::Counter WorkerCounters::*member) const {
+  std::uint64_t sum = 0;
+  for (unsigned i = 0; i < workers_; ++i) {
+    sum += (slots_[i].*member).load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
 std::string CountersPage::Summary() const {
-  using Field = WorkerCounters::Counter WorkerCounters::*;
-  static constexpr std::pair<const char*, Field> kFields[] = {
-      {"requests", &WorkerCounters::requests},
-      {"accepted", &WorkerCounters::accepted},
-      {"open_connections", &WorkerCounters::open_connections},
-      {"rejected", &WorkerCounters::rejected},
-      {"responses_2xx", &WorkerCounters::responses_2xx},
-      {"responses_3xx", &WorkerCounters::responses_3xx},
-      {"responses_4xx", &WorkerCounters::responses_4xx},
-      {"responses_5xx", &WorkerCounters::responses_5xx},
-      {"bytes_sent", &WorkerCounters::bytes_sent},
-      {"aio_reads", &WorkerCounters::aio_reads},
-      {"aio_eagain", &WorkerCounters::aio_eagain},
-      {"aio_errors", &WorkerCounters::aio_errors},
-      {"helper_opens", &WorkerCounters::helper_opens},
-      {"helper_reads", &WorkerCounters::helper_reads},
-      {"overflow_rescans", &WorkerCounters::overflow_rescans},
-      {"aborted", &WorkerCounters::aborted},
-      {"timeouts", &WorkerCounters::timeouts},
-      {"log_dropped", &WorkerCounters::log_dropped},
-  };
   std::string text;
-  for (const auto& [name, field] : kFields) {
-    std::uint64_t sum = 0;
-    for (unsigned i = 0; i < workers_; ++i) {
-      sum += (slots_[i].*field).load(std::memory_order_relaxed);
-    }
+  for (const CounterField& field : kCounterFields) {
     if (!text.empty()) text += ' ';
-    text += name;
+    text += field.name;
     text += '=';
-    text += std::to_string(sum);
+    text += std::to_string(Sum(field.member));
   }
   return text;
 }

@@ -30,7 +30,32 @@ struct WorkerCounters {
   Counter aborted;        ///< responses cut short (file shrank, read error)
   Counter timeouts;       ///< connections closed by a timeout
   Counter log_dropped;    ///< log records dropped because the ring was full
+  Counter aio_completed;  ///< reads reaped, whatever their result
+  Counter cache_hits;     ///< responses served from the small-file cache
+  Counter cache_misses;   ///< cacheable files that had to be read
+  /// Loop iteration time (wake-up to next wait), a histogram:
+  /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
+  /// (not cumulative); the last bucket is everything longer.
+  Counter loop_buckets[7];
+  Counter loop_micros;      ///< sum of all iterations' time
+  Counter loop_iterations;
 };
+
+/// Upper bounds of WorkerCounters::loop_buckets, in microseconds.
+inline constexpr std::uint64_t kLoopBucketMicros[] = {10,     100,    1000,
+                                                      10000,  100000, 1000000};
+
+/// One counter of WorkerCounters, as the metrics and the exit summary name
+/// it.
+struct CounterField {
+  const char* name;  ///< also the key of CountersPage::Summary()
+  const char* help;
+  bool gauge;
+  WorkerCounters::Counter WorkerCounters::*member;
+};
+
+/// Every plain counter (not the histogram, not heartbeat/accepting).
+extern const CounterField kCounterFields[25];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {
@@ -51,10 +76,13 @@ class CountersPage {
   CountersPage& operator=(const CountersPage&) = delete;
 
   WorkerCounters& worker(unsigned index) { return slots_[index]; }
+  const WorkerCounters& worker(unsigned index) const { return slots_[index]; }
   unsigned workers() const { return workers_; }
 
   /// "requests=12 accepted=3 ..." summed over the workers.
   std::string Summary() const;
+  /// One counter summed over every slot.
+  std::uint64_t Sum(WorkerCounters::Counter WorkerCounters::*member) const;
 
  private:
   WorkerCounters* slots_;

@@ -33,3 +33,13 @@ std::int64_t MonotonicMillis() {
 }
 
 }  // namespace ferry
+
+namespace ferry {
+
+std::int64_t MonotonicMicros() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+}
+
+}  // namespace ferry

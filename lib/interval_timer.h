@@ -24,5 +24,7 @@ class IntervalTimer {
 
 /// Milliseconds on CLOCK_MONOTONIC (vDSO: no system call).
 std::int64_t MonotonicMillis();
+/// Microseconds on CLOCK_MONOTONIC (vDSO: no system call).
+std::int64_t MonotonicMicros();
 
 }  // namespace ferry

@@ -133,21 +133,25 @@ class AccessSink {
       openlog("ferryd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
     } else {
       kind_ = Kind::kFile;
-      if (!fd_) Reopen();
+      if (!fd_) OpenFile();
     }
   }
 
   Kind kind() const { return kind_; }
 
-  void Reopen() {
+  void OpenFile() {
     if (kind_ != Kind::kFile) return;
     int fd = OpenAccessLogFile(path_);
     if (fd < 0) {
-      Log(LogLevel::kError, "reopening the access log %s: %s", path_.c_str(),
+      Log(LogLevel::kError, "opening the access log %s: %s", path_.c_str(),
           std::strerror(-fd));
       return;
     }
     fd_.Reset(fd);
+  }
+
+  void Replace(UniqueFd file) {
+    if (kind_ == Kind::kFile) fd_ = std::move(file);
   }
 
   /// Writes `batch`; while the file accepts nothing (EAGAIN: a full FIFO)
@@ -203,7 +207,7 @@ struct Drainer {
   AccessSink access;
   UniqueFd wake{eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
   std::atomic<bool> stopping{false};
-  std::atomic<bool> reopen{false};
+  std::atomic<int> replacement{-1};  ///< a new access log fd, or -1
   std::thread thread;
 
   Drainer(std::uint32_t records, const std::string& access_log,
@@ -222,7 +226,8 @@ struct Drainer {
     std::string batch;
     for (;;) {
       bool stop = stopping.load(std::memory_order_acquire);
-      if (reopen.exchange(false, std::memory_order_acq_rel)) access.Reopen();
+      int replacement_fd = replacement.exchange(-1, std::memory_order_acq_rel);
+      if (replacement_fd >= 0) access.Replace(UniqueFd(replacement_fd));
       batch.clear();
       ring.Drain(&batch);
       WriteAll(STDERR_FILENO, batch.data(), batch.size());
@@ -305,10 +310,12 @@ bool LogRing::AccessLog(const char* line, std::size_t length) {
   return drainer != nullptr && drainer->access_ring.Push(line, length);
 }
 
-void LogRing::ReopenAccessLog() {
+void LogRing::ReplaceAccessLog(UniqueFd file) {
   Drainer* drainer = g_drainer.load(std::memory_order_acquire);
   if (drainer == nullptr) return;
-  drainer->reopen.store(true, std::memory_order_release);
+  // An earlier replacement the thread has not taken yet is superseded.
+  UniqueFd superseded(
+      drainer->replacement.exchange(file.Release(), std::memory_order_acq_rel));
   drainer->Wake();
 }
 
@@ -324,6 +331,7 @@ LogRing::~LogRing() {
   drainer->stopping.store(true, std::memory_order_release);
   drainer->Wake();
   drainer->thread.join();
+  UniqueFd untaken(drainer->replacement.exchange(-1));
   g_dropped_total.fetch_add(
       drainer->ring.dropped() + drainer->access_ring.dropped(),
       std::memory_order_relaxed);

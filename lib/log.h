@@ -48,8 +48,9 @@ class LogRing {
   /// Queues one access record (a whole line, '\n' included). Never blocks;
   /// returns false when the record was dropped.
   static bool AccessLog(const char* line, std::size_t length);
-  /// Makes the log thread reopen the access log file (SIGUSR1).
-  static void ReopenAccessLog();
+  /// Makes the log thread write access records to `file` from now on (the
+  /// master reopened the log on SIGUSR1 and passed it over).
+  static void ReplaceAccessLog(UniqueFd file);
 
   /// Records dropped so far because a ring was full.
   static std::uint64_t Dropped();

@@ -1,6 +1,7 @@
 #include "master.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -16,9 +17,11 @@
 
 #include "counters.h"
 #include "document_root.h"
+#include "fd_channel.h"
 #include "interval_timer.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 #include "privileges.h"
 #include "signals.h"
 #include "system_error.h"
@@ -67,11 +70,14 @@ class Master {
     bool retiring = false;  ///< told to stop (old generation, or shutdown)
     std::int64_t started_ms = 0;
     std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
+    UniqueFd channel;  ///< the master's end of the worker's FdChannel
   };
 
   void OpenListeners();
+  void ServeMetrics();
+  void ReopenAccessLog();
   void StartWorker(unsigned slot);
-  [[noreturn]] void RunWorker(unsigned slot);
+  [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
   void ReapChildren();
   void Reload();
   void FinishReloadWhenSwitched(std::int64_t now);
@@ -89,6 +95,7 @@ class Master {
   unsigned workers_;
   unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
   ListenerSet listeners_;
+  ListenerSet metrics_listener_;  ///< --metrics-listen: the master's own
   CountersPage counters_;
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
@@ -110,6 +117,42 @@ void Master::OpenListeners() {
   }
   for (const std::string& name : listeners_.Names()) {
     Log(LogLevel::kNotice, "listening on %s", name.c_str());
+  }
+  if (!config_.metrics_listen.text.empty()) {
+    metrics_listener_.OpenOwn({config_.metrics_listen}, 1);
+    Log(LogLevel::kNotice, "metrics on %s",
+        metrics_listener_.Names().front().c_str());
+  }
+}
+
+void Master::ReopenAccessLog() {
+  if (!AccessLogIsFile(config_.access_log)) return;
+  // The workers may have dropped the rights to open it: the master opens
+  // it and hands it over.
+  int fd = OpenAccessLogFile(config_.access_log);
+  if (fd < 0) {
+    Log(LogLevel::kError, "reopening the access log %s: %s",
+        config_.access_log.c_str(), std::strerror(-fd));
+    return;
+  }
+  UniqueFd file(fd);
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].pid <= 0) continue;
+    if (int error = SendFd(slots_[i].channel.get(), file.get())) {
+      Log(LogLevel::kError, "passing the access log to worker %u: %s",
+          i % workers_, std::strerror(error));
+    }
+  }
+  Log(LogLevel::kNotice, "reopened the access log %s", config_.access_log.c_str());
+}
+
+void Master::ServeMetrics() {
+  int listener = metrics_listener_.all().front().fd.get();
+  for (;;) {
+    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a passing error: poll says when to retry
+    UniqueFd client(fd);
+    AnswerMetricsRequest(client.get(), counters_, workers_);
   }
 }
 
@@ -137,9 +180,13 @@ int Master::Run() {
         config_.watchdog_interval.count() / 4, 1, 1000));
   }
   while (!stopping_ || AnyAlive()) {
-    pollfd pfd{signals_->fd(), POLLIN, 0};
-    int ready = poll(&pfd, 1, reload_deadline_ms_ != 0 ? 10 : wake_ms);
+    pollfd pfds[2] = {{signals_->fd(), POLLIN, 0}, {-1, POLLIN, 0}};
+    if (!metrics_listener_.empty()) {
+      pfds[1].fd = metrics_listener_.all().front().fd.get();
+    }
+    int ready = poll(pfds, 2, reload_deadline_ms_ != 0 ? 10 : wake_ms);
     if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
+    if (ready > 0 && (pfds[1].revents & POLLIN)) ServeMetrics();
     signalfd_siginfo batch[16];
     for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
       for (std::size_t i = 0; i < n; ++i) {
@@ -159,9 +206,7 @@ int Master::Run() {
             if (!stopping_) Reload();
             break;
           case SIGUSR1:
-            for (const Slot& slot : slots_) {
-              if (slot.pid > 0) kill(slot.pid, SIGUSR1);
-            }
+            ReopenAccessLog();
             break;
           default:
             break;
@@ -197,14 +242,26 @@ int Master::Run() {
 void Master::StartWorker(unsigned slot) {
   // No process writes this slot now; the new worker sets it when it accepts.
   Set(counters_.worker(slot).accepting, 0);
+  FdChannel channel;
+  try {
+    channel = FdChannel::Make();
+  } catch (const std::system_error& error) {
+    Log(LogLevel::kError, "%s", error.what());
+    slots_[slot].restart_at_ms = MonotonicMillis() + kRestartDelayMillis;
+    return;
+  }
   pid_t pid = fork();
   if (pid < 0) {
     Log(LogLevel::kError, "fork: %s", std::strerror(errno));
     slots_[slot].restart_at_ms = MonotonicMillis() + kRestartDelayMillis;
     return;
   }
-  if (pid == 0) RunWorker(slot);
+  if (pid == 0) {
+    channel.master.Reset();
+    RunWorker(slot, std::move(channel.worker));
+  }
   Slot& started = slots_[slot];
+  started.channel = std::move(channel.master);
   started.pid = pid;
   started.retiring = false;
   started.started_ms = MonotonicMillis();
@@ -213,9 +270,10 @@ void Master::StartWorker(unsigned slot) {
       counters_.worker(slot).heartbeat.load(std::memory_order_relaxed);
 }
 
-void Master::RunWorker(unsigned slot) {
+void Master::RunWorker(unsigned slot, UniqueFd channel) {
   prctl(PR_SET_NAME, "ferry-worker");
   signals_.reset();
+  for (Slot& other : slots_) other.channel.Reset();
   std::vector<WorkerListener> mine;
   for (const Listener& listener : listeners_.all()) {
     if (listener.shared || listener.worker == slot % workers_) {
@@ -223,6 +281,7 @@ void Master::RunWorker(unsigned slot) {
     }
   }
   listeners_ = ListenerSet();  // close every socket that is not ours
+  metrics_listener_ = ListenerSet();
   int status = 0;
   try {
     DocumentRoot root(config_.root);
@@ -239,7 +298,7 @@ void Master::RunWorker(unsigned slot) {
     if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096, config_.access_log, std::move(access_file));
     Worker worker(config_, std::move(root), std::move(mine),
-                  counters_.worker(slot));
+                  std::move(channel), counters_.worker(slot));
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
@@ -294,6 +353,12 @@ void Master::Reload() {
     }
     next.listen = config_.listen;
     next.listen_given = config_.listen_given;
+    if (next.metrics_listen.text != config_.metrics_listen.text) {
+      Log(LogLevel::kWarning,
+          "reload: --metrics-listen cannot change without a restart");
+      next.metrics_listen = config_.metrics_listen;
+    }
+    next.watchdog_interval = config_.watchdog_interval;
     CheckConfig(next);
     unsigned old_base = generation_ * workers_;
     for (unsigned i = 0; i < workers_; ++i) {

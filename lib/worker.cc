@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "fd_channel.h"
 #include "interval_timer.h"
 #include "log.h"
 #include "system_error.h"
@@ -65,7 +66,8 @@ std::chrono::milliseconds TickPeriod(const Config& config) {
 }  // namespace
 
 Worker::Worker(const Config& config, DocumentRoot root,
-               std::vector<WorkerListener> listeners, WorkerCounters& counters)
+               std::vector<WorkerListener> listeners, UniqueFd master_channel,
+               WorkerCounters& counters)
     : config_(config),
       counters_(counters),
       tid_(CurrentThreadId()),
@@ -80,6 +82,7 @@ Worker::Worker(const Config& config, DocumentRoot root,
            helpers_, counters, waiting_,  {}},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
+      master_channel_(std::move(master_channel)),
       by_fd_(DescriptorLimit(), 0) {
   mime_.LoadFile(config.mime_types);
   tzset();  // now, so that the access log's localtime_r reads no zone file
@@ -90,6 +93,7 @@ Worker::Worker(const Config& config, DocumentRoot root,
   ctx_.limits.max_headers = config.max_headers;
   Watch(signals_.fd(), kSignalTag, EPOLLIN);
   Watch(aio_.event_fd(), kAioTag, EPOLLIN);
+  if (master_channel_) Watch(master_channel_.get(), kChannelTag, EPOLLIN);
   for (WorkerListener& listener : listeners_) {
     int fd = listener.fd.get();
     if (listener.shared) {
@@ -119,10 +123,10 @@ int Worker::Run() {
   // Connections may have queued before this worker existed: accept them
   // now, since they will raise no signal of their own.
   for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
+  aio_.Submit();
   Set(counters_.accepting, 1);
   epoll_event events[16];
   for (;;) {
-    aio_.Submit();
     if (stopping_ && (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
       break;
     // Reads the kernel could not take yet (its ring was full) are retried
@@ -130,12 +134,15 @@ int Worker::Run() {
     int timeout = aio_.HasQueued() ? 1 : -1;
     int n = epoll_wait(epoll_.get(), events, 16, timeout);
     if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
-    ctx_.now_ms = MonotonicMillis();
+    std::int64_t woke_us = MonotonicMicros();
+    ctx_.now_ms = woke_us / 1000;
     ctx_.now_sec = std::time(nullptr);
     for (int i = 0; i < n; ++i) {
       std::uint64_t tag = events[i].data.u64;
       if (tag == kSignalTag) {
         DrainSignals();
+      } else if (tag == kChannelTag) {
+        OnMasterMessage();
       } else if (tag != kAioTag) {
         AcceptAll(static_cast<int>(tag));
       }
@@ -143,12 +150,25 @@ int Worker::Run() {
     ReapReads();
     TakeHelperResults();
     WakeWaiters();
+    aio_.Submit();
+    CountIteration(MonotonicMicros() - woke_us);
   }
   if (connections_.live() > 0) {
     Log(LogLevel::kWarning, "shutdown timeout: closing %u connections",
         connections_.live());
   }
   return 0;
+}
+
+void Worker::CountIteration(std::int64_t micros) {
+  std::size_t bucket = 0;
+  while (bucket < std::size(kLoopBucketMicros) &&
+         static_cast<std::uint64_t>(micros) > kLoopBucketMicros[bucket]) {
+    ++bucket;
+  }
+  Bump(counters_.loop_buckets[bucket]);
+  Bump(counters_.loop_micros, static_cast<std::uint64_t>(micros));
+  Bump(counters_.loop_iterations);
 }
 
 void Worker::DrainSignals() {
@@ -169,13 +189,28 @@ void Worker::DrainSignals() {
         OnTick();
       } else if (signo == SIGTERM || signo == SIGINT) {
         BeginShutdown();
-      } else if (signo == SIGUSR1) {
-        LogRing::ReopenAccessLog();
       }
       // kDoorbellSignal: nothing to do here; the loop takes helper results
       // on every iteration anyway.
     }
     if (n < kSignalBatch) return;
+  }
+}
+
+void Worker::OnMasterMessage() {
+  for (;;) {
+    int error = 0;
+    UniqueFd file = ReceiveFd(master_channel_.get(), &error);
+    if (file) {
+      LogRing::ReplaceAccessLog(std::move(file));  // the reopened access log
+      continue;
+    }
+    if (error != EAGAIN) {
+      // The master is gone (PR_SET_PDEATHSIG stops us) or the channel broke.
+      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, master_channel_.get(), nullptr);
+      master_channel_.Reset();
+    }
+    return;
   }
 }
 
@@ -302,6 +337,7 @@ void Worker::BeginShutdown() {
 void Worker::ReapReads() {
   if (aio_.in_flight() == 0) return;
   aio_.Reap(&completions_);
+  Bump(counters_.aio_completed, completions_.size());
   for (const AioCompletion& done : completions_) {
     auto block = static_cast<std::uint32_t>(done.read - reads_.get());
     std::uint64_t token = done.read->token();

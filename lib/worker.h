@@ -37,11 +37,13 @@ struct WorkerListener {
 class Worker {
  public:
   /// Sets everything up (pool, AIO context, helpers, timer) around `root`,
-  /// opened by the caller (before dropping privileges); throws
+  /// opened by the caller (before dropping privileges), taking
+  /// descriptors the master sends on `master_channel` (an FdChannel); throws
   /// std::system_error on failure. Must run in the thread that will call
   /// Run(), with DaemonSignals() blocked.
   Worker(const Config& config, DocumentRoot root,
-         std::vector<WorkerListener> listeners, WorkerCounters& counters);
+         std::vector<WorkerListener> listeners, UniqueFd master_channel,
+         WorkerCounters& counters);
   ~Worker();
 
   /// The loop. Returns the process exit status.
@@ -49,6 +51,8 @@ class Worker {
 
  private:
   void DrainSignals();
+  void OnMasterMessage();
+  void CountIteration(std::int64_t micros);
   void OnSocketSignal(int fd, std::uint32_t band);
   void AcceptAll(int listener);
   void Rescan();
@@ -63,6 +67,7 @@ class Worker {
   static constexpr std::uint64_t kSignalTag = UINT64_MAX;
   static constexpr std::uint64_t kAioTag = UINT64_MAX - 1;
   static constexpr std::uint64_t kListenerTag = UINT64_MAX - 2;
+  static constexpr std::uint64_t kChannelTag = UINT64_MAX - 3;
 
   const Config& config_;
   WorkerCounters& counters_;
@@ -79,6 +84,7 @@ class Worker {
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;
   std::vector<WorkerListener> listeners_;
+  UniqueFd master_channel_;
   std::vector<std::uint64_t> by_fd_;  ///< fd -> connection token / listener tag
   std::unique_ptr<IntervalTimer> timer_;
   std::vector<AioCompletion> completions_;

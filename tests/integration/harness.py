@@ -138,6 +138,32 @@ def open_fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def server_socket_inode(port: int, client: socket.socket) -> int | None:
+    """The inode of the server-side socket connected to `client` (IPv4), once
+    it has been accepted (sockets still in the accept queue have inode 0)."""
+    cport = client.getsockname()[1]
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], int(fields[9])
+            if (int(local.split(":")[1], 16) == port and
+                    int(remote.split(":")[1], 16) == cport and inode):
+                return inode
+    return None
+
+
+def holds_socket(pids: list[int], inode: int) -> bool:
+    """Whether any of `pids` has socket `inode` open."""
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return True
+    return False
+
+
 # --------------------------------------------------------------------------
 # raw HTTP
 

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from harness import (HELLO, Reader, build_request, close_clients, file_sha256,
-                     open_clients, open_fd_count, raise_nofile_limit, read_response,
-                     run_round, sha256, wait_until, write_random)
+                     holds_socket, open_clients, open_fd_count, raise_nofile_limit,
+                     read_response, run_round, server_socket_inode, sha256, wait_until,
+                     write_random)
 
 BIG = 64 << 20
 MIB = 1 << 20
@@ -404,16 +405,17 @@ def test_send_timeout_drops_stalled_reader(launch, tree):
     disconnected (its fd closed in the worker) within a few seconds."""
     root, _ = tree
     ferry = launch(root=root, args=["--send-timeout", "1s"])
-    assert ferry.get("/hello.txt").body == HELLO
-    idle_fds = worker_fds(ferry)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     sock.connect((ferry.host, ferry.port))
     try:
         sock.sendall(build_request("/big.bin"))
-        wait_until(lambda: worker_fds(ferry) > idle_fds, 5, message="the connection in the worker")
+        inode = wait_until(lambda: server_socket_inode(ferry.port, sock), 5,
+                           message="the server side of the connection")
+        wait_until(lambda: holds_socket(ferry.worker_pids(), inode), 5,
+                   message="the connection in the worker")
         start = time.monotonic()
-        wait_until(lambda: worker_fds(ferry) <= idle_fds, 8,
+        wait_until(lambda: not holds_socket(ferry.worker_pids(), inode), 8,
                    message="the stalled connection to be dropped")
         assert time.monotonic() - start >= 0.5, "dropped before the send timeout"
         sock.settimeout(10)

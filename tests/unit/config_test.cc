@@ -654,7 +654,6 @@ TEST(ConfigDocsTest, ReadmeDefaultsAreTheCompiledOnes) {
   ExpectDefaultsMatch(ReadmeOptions(), "README.md");
 }
 
-
 // Found by fuzz_config: a line with an empty name ("= toor") made Boost
 // throw ambiguous_option out of ParseCommandLine, which ferryd's main does
 // not catch (abort at start-up).
@@ -667,6 +666,23 @@ TEST(ConfigTest, FuzzEmptyOptionNameIsAConfigError) {
   file.Write("workers = 2\n  =\n");
   EXPECT_NE(ErrorOf({"--config", file.path()}).find(":2: expected"),
             std::string::npos);
+}
+
+// Found by fuzz_config: Boost's error_with_option_name::what() substitutes
+// the option's name and value into its message until no placeholder is
+// left, so "%value%" in a value or "%canonical_option%" in a name looped
+// forever, growing the message: ferryd hung at start-up (and the master on
+// SIGHUP).
+TEST(ConfigTest, FuzzBoostPlaceholderInValueOrNameIsAConfigError) {
+  TempFile file("allow-dotfiles = %value%\n");
+  const std::string message = ErrorOf({"--config", file.path()});
+  EXPECT_NE(message.find(":1: --allow-dotfiles: expects true or false"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(ErrorOf({"--%canonical_option%"}),
+            "--%canonical_option%: unknown option");
+  EXPECT_EQ(ErrorOf({"--root=%canonical_option%", "--x%value%"}),
+            "--x%value%: unknown option");
 }
 
 }  // namespace
