@@ -113,6 +113,10 @@ po::options_description SettingOptions() {
        "buffer pool per worker (at least block-size * read-ahead)")
       ("max-connections", Text("N", std::to_string(d.max_connections)),
        "connections per worker (1..1000000); more get 503")
+      ("file-cache", Text("SIZE", FormatByteSize(d.file_cache)),
+       "small-file cache per worker, for files up to block-size (0 = off)")
+      ("file-cache-validity", Text("TIME", FormatDuration(d.file_cache_validity)),
+       "a cached file is re-checked with statx after this long")
       ("header-timeout", Text("TIME", FormatDuration(d.header_timeout)),
        "time allowed to send a request's headers")
       ("idle-timeout", Text("TIME", FormatDuration(d.idle_timeout)),
@@ -355,6 +359,8 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
                FormatByteSize(c.block_size * c.read_ahead) + ")");
   }
   c.max_connections = v.Count("max-connections", 1, 1'000'000);
+  c.file_cache = v.Size("file-cache", 0, 64 * kGiB);
+  c.file_cache_validity = v.Duration("file-cache-validity", true);
   c.header_timeout = v.Duration("header-timeout", false);
   c.idle_timeout = v.Duration("idle-timeout", false);
   c.send_timeout = v.Duration("send-timeout", false);
@@ -630,6 +636,9 @@ std::string DescribeConfig(const Config& c) {
       << "queue-depth = " << c.queue_depth << "\n"
       << "buffer-memory = " << FormatByteSize(c.buffer_memory) << "\n"
       << "max-connections = " << c.max_connections << "\n"
+      << "file-cache = " << FormatByteSize(c.file_cache) << "\n"
+      << "file-cache-validity = " << FormatDuration(c.file_cache_validity)
+      << "\n"
       << "header-timeout = " << FormatDuration(c.header_timeout) << "\n"
       << "idle-timeout = " << FormatDuration(c.idle_timeout) << "\n"
       << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"

@@ -33,11 +33,17 @@ struct Config {
   bool listen_given = false;          ///< --listen appeared somewhere
   unsigned workers = 0;               ///< 0: one per online CPU
   unsigned helper_threads = 2;        ///< per worker
-  std::uint64_t block_size = 256 * 1024;
-  unsigned read_ahead = 4;            ///< blocks in flight per connection
+  std::uint64_t block_size = 1024 * 1024;
+  unsigned read_ahead = 2;            ///< blocks in flight per connection
   unsigned queue_depth = 128;         ///< AIO reads in flight per worker
   std::uint64_t buffer_memory = 64ull << 20;  ///< per worker
   unsigned max_connections = 8192;    ///< per worker
+  /// Small-file cache per worker: bytes of whole files up to block_size;
+  /// 0 turns it off.
+  std::uint64_t file_cache = 32ull << 20;
+  /// How long a cached file is trusted before statx checks it again: the
+  /// bound on serving a file that changed on disk.
+  Milliseconds file_cache_validity{1000};
   Milliseconds header_timeout{10'000};
   Milliseconds idle_timeout{60'000};
   Milliseconds send_timeout{30'000};

@@ -58,10 +58,16 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   std::size_t length = std::min(client.size(), sizeof client_ - 1);
   std::memcpy(client_, client.data(), length);
   client_[length] = '\0';
-  if (input_capacity_ != ctx.limits.max_header_bytes) {
-    input_capacity_ = ctx.limits.max_header_bytes;
-    input_ = std::make_unique<char[]>(input_capacity_);
+  std::size_t initial = std::min(kInitialInput, ctx.limits.max_header_bytes);
+  if (input_capacity_ < initial || input_capacity_ > ctx.limits.max_header_bytes) {
+    input_capacity_ = initial;
+    input_ = std::make_unique_for_overwrite<char[]>(input_capacity_);
   }
+  if (window_capacity_ != ctx.config.read_ahead) {
+    window_capacity_ = ctx.config.read_ahead;
+    window_ = std::make_unique<Slot[]>(window_capacity_);
+  }
+  maybe_readable_ = true;
   input_length_ = 0;
   request_length_ = 0;
   requests_ = 0;
@@ -74,6 +80,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
 }
 
 void Connection::OnSocketEvent(std::uint32_t band, ServingContext& ctx) {
+  if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) maybe_readable_ = true;
   switch (state_) {
     case State::kReadingRequest:
       if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) OnReadable(ctx);
@@ -109,24 +116,40 @@ void Connection::OnReadable(ServingContext& ctx) {
         return;
       }
       if (input_length_ == input_capacity_) {
-        RespondStatus(431, /*close=*/true, ctx);
-        return;
+        if (input_capacity_ >= ctx.limits.max_header_bytes) {
+          RespondStatus(431, /*close=*/true, ctx);
+          return;
+        }
+        GrowInput(ctx.limits.max_header_bytes);
       }
     }
-    ssize_t n = recv(socket_.get(), input_.get() + input_length_,
-                     input_capacity_ - input_length_, 0);
+    if (!maybe_readable_) return;  // the next POLL_IN signal resumes
+    std::size_t room = input_capacity_ - input_length_;
+    ssize_t n = recv(socket_.get(), input_.get() + input_length_, room, 0);
     if (n > 0) {
       if (input_length_ == 0) {
         deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
       }
       input_length_ += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < room) maybe_readable_ = false;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;  // the next POLL_IN signal resumes
+    if (n < 0 && errno == EAGAIN) {
+      maybe_readable_ = false;
+      return;  // the next POLL_IN signal resumes
+    }
     Close(ctx);  // the client closed, or the socket failed
     return;
   }
+}
+
+void Connection::GrowInput(std::size_t limit) {
+  std::size_t capacity = std::min(limit, input_capacity_ * 2);
+  auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+  std::memcpy(grown.get(), input_.get(), input_length_);
+  input_ = std::move(grown);
+  input_capacity_ = capacity;
 }
 
 void Connection::HandleRequest(ServingContext& ctx) {
@@ -141,6 +164,7 @@ void Connection::HandleRequest(ServingContext& ctx) {
     if (!open_path_.empty()) open_path_ += '/';
     open_path_ += ctx.config.index;
   }
+  if (ctx.cache != nullptr && ServeFromCache(ctx)) return;
   OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
   if (opened.error == EAGAIN) {
     // The lookup needs the disk: a helper does it without RESOLVE_CACHED.
@@ -154,6 +178,27 @@ void Connection::HandleRequest(ServingContext& ctx) {
     return;
   }
   OnOpened(std::move(opened), ctx);
+}
+
+bool Connection::ServeFromCache(ServingContext& ctx) {
+  CachedFile* entry = ctx.cache->Find(open_path_);
+  if (entry == nullptr) return false;
+  if (!ctx.cache->Fresh(*entry, ctx.now_ms)) {
+    // Trusted long enough: is it still the same file?
+    OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
+    if (opened.error != 0 || !SameFileVersion(opened.status, entry->status)) {
+      ctx.cache->Erase(open_path_);
+      if (opened.error == EAGAIN) return false;  // the lookup goes to a helper
+      OnOpened(std::move(opened), ctx);
+      return true;
+    }
+    entry->checked_ms = ctx.now_ms;
+  }
+  Bump(ctx.counters.cache_hits);
+  cached_body_ = entry->bytes;
+  file_status_ = entry->status;
+  RespondWithFile(ctx);
+  return true;
 }
 
 // ---- kResolving ------------------------------------------------------------
@@ -212,6 +257,13 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   }
   file_ = std::move(opened.fd);
   file_status_ = opened.status;
+  fill_cache_ = ctx.cache != nullptr && ctx.cache->Cacheable(file_status_.size) &&
+                file_status_.size <= ctx.pool.block_size();
+  if (fill_cache_) Bump(ctx.counters.cache_misses);
+  RespondWithFile(ctx);
+}
+
+void Connection::RespondWithFile(ServingContext& ctx) {
   FileInfo info{file_status_.size, file_status_.mtime_sec, file_status_.inode};
   std::snprintf(boundary_, sizeof boundary_, "%020" PRIx64,
                 static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull +
@@ -262,11 +314,13 @@ void Connection::SelectFilePiece(std::size_t from) {
 }
 
 void Connection::FillWindow(ServingContext& ctx) {
-  if (file_piece_ >= layout_.pieces.size() || state_ != State::kStreaming) return;
+  if (cached_body_ || file_piece_ >= layout_.pieces.size() ||
+      state_ != State::kStreaming) {
+    return;
+  }
   const Piece& piece = layout_.pieces[file_piece_];
   std::uint64_t end = piece.offset + piece.length;
-  std::uint64_t window = std::min<std::uint64_t>(ctx.config.read_ahead, kMaxWindow);
-  while (read_offset_ < end && window_count_ < window) {
+  while (read_offset_ < end && window_count_ < window_capacity_) {
     bool direct = file_status_.direct_align != 0;
     if (ctx.pool.free_count() == 0 || (direct && ctx.aio.Capacity() == 0)) {
       if (!waiting_for_block_) {
@@ -356,6 +410,12 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     return;
   }
   slot.got = result;
+  if (fill_cache_ && slot.offset == 0 &&
+      static_cast<std::uint64_t>(result) >= file_status_.size) {
+    ctx.cache->Insert(open_path_, file_status_, ctx.pool.Data(slot.block),
+                      file_status_.size, ctx.now_ms);
+    fill_cache_ = false;
+  }
   const Piece& piece = layout_.pieces[file_piece_];
   std::uint64_t needed =
       std::min(slot.offset + slot.length, piece.offset + piece.length);
@@ -375,6 +435,9 @@ void Connection::OnBlockAvailable(ServingContext& ctx) {
 
 int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
   int n = 0;
+  // Text (the head, a part head) waits for the file bytes that follow it,
+  // so that a small response leaves in one sendmsg and one segment.
+  bool gathered_file_bytes = false;
   for (std::size_t p = piece_index_; p < layout_.pieces.size() && n < kMaxIovecs;
        ++p) {
     const Piece& piece = layout_.pieces[p];
@@ -384,19 +447,26 @@ int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
                   piece.length - done};
       continue;
     }
+    if (cached_body_) {
+      iov[n++] = {const_cast<char*>(cached_body_->data()) + piece.offset + done,
+                  piece.length - done};
+      gathered_file_bytes = true;
+      continue;
+    }
     if (p != file_piece_) break;  // its window is not open yet
     std::uint64_t position = piece.offset + done;
     std::uint64_t end = piece.offset + piece.length;
     for (std::size_t i = 0; i < window_count_ && n < kMaxIovecs; ++i) {
       const Slot& slot = SlotAt(i);
-      if (slot.got < 0) return n;
+      if (slot.got < 0) break;
       std::uint64_t slot_end = std::min(slot.offset + slot.length, end);
       if (slot_end <= position) continue;
       iov[n++] = {pool.Data(slot.block) + (position - slot.offset),
                   slot_end - position};
+      gathered_file_bytes = true;
       position = slot_end;
     }
-    if (position < end) return n;
+    if (position < end) return gathered_file_bytes ? n : 0;
   }
   return n;
 }
@@ -446,7 +516,7 @@ void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {
         if (head.got < 0 || std::min(head.offset + head.length, end) > position)
           break;
         ctx.pool.Release(head.block);
-        window_head_ = (window_head_ + 1) % kMaxWindow;
+        window_head_ = (window_head_ + 1) % window_capacity_;
         --window_count_;
       }
     }
@@ -462,6 +532,8 @@ void Connection::FinishResponse(ServingContext& ctx) {
   CountStatus(layout_.status, ctx.counters);
   LogAccess(ctx);
   file_.Reset();
+  cached_body_.reset();
+  fill_cache_ = false;
   if (close_after_response_ || ctx.stopping) {
     StartLingering(ctx);
     return;
@@ -535,6 +607,8 @@ void Connection::Close(ServingContext& ctx) {
   }
   window_count_ = 0;
   file_.Reset();
+  cached_body_.reset();
+  fill_cache_ = false;
   state_ = State::kClosed;
 }
 

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "counters.h"
 #include "document_root.h"
+#include "file_cache.h"
 #include "helper_pool.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -41,6 +42,7 @@ struct ServingContext {
   AioContext& aio;
   AioRead* reads;  ///< one per pool block: the read that fills that block
   HelperPool& helpers;
+  FileCache* cache;  ///< nullptr when --file-cache is 0
   WorkerCounters& counters;
   std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
   RequestLimits limits;
@@ -103,14 +105,18 @@ class Connection {
     std::uint64_t length = 0;  ///< bytes asked for
     std::int64_t got = -1;     ///< bytes read; -1 while the read is in flight
   };
-  static constexpr std::size_t kMaxWindow = 64;
+  /// Input buffers start this small and grow to --max-header-bytes only
+  /// for requests that need it: 10,000 idle clients cost little.
+  static constexpr std::size_t kInitialInput = 2048;
   static constexpr int kMaxIovecs = 64;
 
   // kReadingRequest
   void OnReadable(ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
+  bool ServeFromCache(ServingContext& ctx);
   // kResolving
   void OnOpened(OpenedFile opened, ServingContext& ctx);
+  void RespondWithFile(ServingContext& ctx);
   // kStreaming
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);
@@ -130,10 +136,13 @@ class Connection {
   void Abort(const char* why, ServingContext& ctx);
   void Close(ServingContext& ctx);
 
-  Slot& SlotAt(std::size_t i) { return window_[(window_head_ + i) % kMaxWindow]; }
-  const Slot& SlotAt(std::size_t i) const {
-    return window_[(window_head_ + i) % kMaxWindow];
+  Slot& SlotAt(std::size_t i) {
+    return window_[(window_head_ + i) % window_capacity_];
   }
+  const Slot& SlotAt(std::size_t i) const {
+    return window_[(window_head_ + i) % window_capacity_];
+  }
+  void GrowInput(std::size_t limit);
 
   UniqueFd socket_;
   std::uint64_t token_ = 0;
@@ -141,6 +150,10 @@ class Connection {
   std::int64_t deadline_ms_ = 0;
   bool waiting_for_block_ = false;
   bool want_write_ = false;
+  /// The socket may hold unread input: false once a read came back short or
+  /// with EAGAIN, true again with the next POLL_IN signal (every arrival
+  /// raises one), so a drained socket is not read just to hear EAGAIN.
+  bool maybe_readable_ = true;
   bool close_after_response_ = false;
   std::uint64_t requests_ = 0;
   char client_[64] = {};
@@ -153,8 +166,11 @@ class Connection {
   Request request_;
   std::string open_path_;
 
-  // The response.
+  // The response: from file_ through the read-ahead window, or from a
+  // cached copy of the whole file.
   UniqueFd file_;
+  std::shared_ptr<const std::string> cached_body_;
+  bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
   FileStatus file_status_;
   ResponseLayout layout_;
   std::uint64_t head_length_ = 0;    ///< bytes of the response head
@@ -163,7 +179,8 @@ class Connection {
   std::uint64_t piece_done_ = 0; ///< bytes of it sent
   std::size_t file_piece_ = 0;   ///< the file piece the window reads for
   std::uint64_t read_offset_ = 0;  ///< next aligned offset to read
-  std::array<Slot, kMaxWindow> window_{};
+  std::unique_ptr<Slot[]> window_;  ///< a ring of --read-ahead slots
+  std::size_t window_capacity_ = 0;
   std::size_t window_head_ = 0;
   std::size_t window_count_ = 0;
   char boundary_[24] = {};

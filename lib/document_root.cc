@@ -77,6 +77,11 @@ int StatOpenFile(int fd, FileStatus* status) {
   status->size = sx.stx_size;
   status->mtime_sec = sx.stx_mtime.tv_sec;
   status->inode = sx.stx_ino;
+  status->device = (static_cast<std::uint64_t>(sx.stx_dev_major) << 32) |
+                   sx.stx_dev_minor;
+  status->change_ns =
+      static_cast<std::uint64_t>(sx.stx_ctime.tv_sec) * 1'000'000'000 +
+      sx.stx_ctime.tv_nsec;
   std::uint32_t align = kFallbackDirectAlign;
   if ((sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align != 0) {
     align = sx.stx_dio_offset_align;

@@ -16,6 +16,10 @@ struct FileStatus {
   std::uint64_t size = 0;
   std::int64_t mtime_sec = 0;
   std::uint64_t inode = 0;
+  std::uint64_t device = 0;
+  /// Nanoseconds of the last change (ctime): any write or metadata change
+  /// moves it, so equal stamps mean unchanged contents.
+  std::uint64_t change_ns = 0;
   /// O_DIRECT alignment of file offsets and lengths, 0 when the file is not
   /// open for O_DIRECT (then reads go through a helper).
   std::uint32_t direct_align = 0;
@@ -51,6 +55,12 @@ class DocumentRoot {
   UniqueFd fd_;
   std::string path_;
 };
+
+/// True when `a` and `b` describe the same, unchanged file.
+inline bool SameFileVersion(const FileStatus& a, const FileStatus& b) {
+  return a.inode == b.inode && a.device == b.device && a.size == b.size &&
+         a.change_ns == b.change_ns && a.mtime_sec == b.mtime_sec;
+}
 
 /// statx on an open descriptor (AT_EMPTY_PATH: no path lookup). Returns 0 or
 /// an errno.

@@ -78,8 +78,13 @@ Worker::Worker(const Config& config, DocumentRoot root,
       signals_(DaemonSignals()),
       epoll_(static_cast<int>(CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
       helpers_(config.helper_threads, root_, tid_),
-      ctx_{config,   root_,    mime_,     pool_, aio_, reads_.get(),
-           helpers_, counters, waiting_,  {}},
+      cache_(config.file_cache == 0
+                 ? nullptr
+                 : std::make_unique<FileCache>(config.file_cache,
+                                               config.block_size,
+                                               config.file_cache_validity.count())),
+      ctx_{config,       root_,    mime_,    pool_,    aio_, reads_.get(),
+           helpers_,     cache_.get(), counters, waiting_, {}},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
@@ -153,6 +158,7 @@ int Worker::Run() {
     aio_.Submit();
     CountIteration(MonotonicMicros() - woke_us);
   }
+  Set(counters_.log_dropped, LogRing::Dropped());
   if (connections_.live() > 0) {
     Log(LogLevel::kWarning, "shutdown timeout: closing %u connections",
         connections_.live());

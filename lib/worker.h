@@ -16,6 +16,7 @@
 #include "continuation_table.h"
 #include "counters.h"
 #include "document_root.h"
+#include "file_cache.h"
 #include "helper_pool.h"
 #include "interval_timer.h"
 #include "mime_types.h"
@@ -80,6 +81,7 @@ class Worker {
   SignalFd signals_;
   UniqueFd epoll_;
   HelperPool helpers_;
+  std::unique_ptr<FileCache> cache_;
   std::deque<std::uint64_t> waiting_;
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;

@@ -40,10 +40,18 @@ bool ParseHeadLine(std::string_view* input, FileInfo* info, std::time_t* now,
     }
     std::from_chars_result r{};
     switch (step) {
-      case 0: r = std::from_chars(p, end, info->size); break;
-      case 1: r = std::from_chars(p, end, info->mtime_sec); break;
-      case 2: r = std::from_chars(p, end, now_value); break;
-      default: r = std::from_chars(p, end, *max_ranges); break;
+      case 0:
+        r = std::from_chars(p, end, info->size);
+        break;
+      case 1:
+        r = std::from_chars(p, end, info->mtime_sec);
+        break;
+      case 2:
+        r = std::from_chars(p, end, now_value);
+        break;
+      default:
+        r = std::from_chars(p, end, *max_ranges);
+        break;
     }
     if (r.ec != std::errc()) return false;
     p = r.ptr;
@@ -186,8 +194,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       ferry::ParseResult::Kind::kDone) {
     return 0;
   }
-  for (std::string_view date : {request.if_modified_since,
-                                request.if_unmodified_since, request.if_range}) {
+  for (std::string_view date :
+       {request.if_modified_since, request.if_unmodified_since,
+        request.if_range}) {
     CheckDateRoundTrip(date);
   }
 

@@ -59,7 +59,8 @@ bool LowerEquals(std::string_view a, std::string_view lower) {
 bool Satisfiable(std::string_view header, std::uint64_t size,
                  std::vector<ByteRange>* out) {
   const std::size_t eq = header.find('=');
-  if (eq == std::string_view::npos || !LowerEquals(header.substr(0, eq), "bytes")) {
+  if (eq == std::string_view::npos ||
+      !LowerEquals(header.substr(0, eq), "bytes")) {
     return false;
   }
   std::string_view set = header.substr(eq + 1);
@@ -148,7 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   std::vector<ByteRange> asked;
   const bool valid = Satisfiable(header, file_size, &asked);
   const std::vector<ByteRange> expected = Union(asked);
-  const std::size_t limit = max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
+  const std::size_t limit =
+      max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
   Kind expected_kind = Kind::kIgnore;
   if (valid && asked.empty()) {
     expected_kind = Kind::kUnsatisfiable;

@@ -92,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       // must parse the same. `again` is reused, as a connection does.
       Request again;
       const std::size_t n = result.consumed;
-      const ParseResult whole = ParseRequest(input.substr(0, n), limits, &again);
+      const ParseResult whole =
+          ParseRequest(input.substr(0, n), limits, &again);
       FUZZ_CHECK(whole.kind == Kind::kDone && whole.consumed == n);
       FUZZ_CHECK(again.path == request.path);
       for (std::size_t k : {n - 1, n / 2, n * 7 / 8}) {

@@ -28,7 +28,9 @@ def server(module_launch, tmp_path_factory):
     path = root / "doc.txt"
     path.write_bytes(BODY)
     os.utime(path, (MTIME, MTIME))
-    ferry = module_launch(root=root)
+    # Validity 0: every request sees the file as it is on disk now (the
+    # default lets a cached small file lag a change by up to a second).
+    ferry = module_launch(root=root, args=["--file-cache-validity", "0"])
     ferry.etag = f'"{MTIME:x}-{len(BODY):x}"'
     return ferry
 

@@ -109,7 +109,8 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.listen[0].host, "127.0.0.1");
   EXPECT_EQ(c.listen[0].port, 8080);
   EXPECT_EQ(c.config_file, "");
-  EXPECT_EQ(c.block_size, 256u * 1024);
+  EXPECT_EQ(c.block_size, 1024u * 1024);
+  EXPECT_EQ(c.read_ahead, 2u);
   EXPECT_EQ(c.buffer_memory, 64u << 20);
   EXPECT_EQ(c.idle_timeout, Milliseconds(60'000));
 }

@@ -1,0 +1,78 @@
+#pragma once
+// The small-file cache: a bounded, per-worker LRU of whole small files'
+// bytes, so that a hot file is not read from the device on every request
+// (O_DIRECT bypasses the page cache). Big files never enter it, so serving
+// them stays page-cache neutral.
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "document_root.h"
+
+namespace ferry {
+
+/// One cached file. `bytes` is shared with the connections sending it, so
+/// evicting an entry never pulls memory from under a slow client.
+struct CachedFile {
+  std::string path;
+  std::shared_ptr<const std::string> bytes;
+  FileStatus status;
+  std::int64_t checked_ms = 0;  ///< when statx last confirmed it
+};
+
+/// Loop thread only. Lookups do not allocate; inserts do (a miss already
+/// cost a device read).
+class FileCache {
+ public:
+  /// `capacity`: bytes of file data held at most; files larger than
+  /// `max_file` are never cached; an entry is trusted for `validity_ms`
+  /// after its last check, then checked again (statx) before use.
+  FileCache(std::uint64_t capacity, std::uint64_t max_file,
+            std::int64_t validity_ms);
+
+  bool Cacheable(std::uint64_t size) const {
+    return size <= max_file_ && size <= capacity_;
+  }
+
+  /// The entry for `path`, most recently used from now on, or nullptr.
+  CachedFile* Find(std::string_view path);
+
+  /// True when `entry` was checked within the validity period.
+  bool Fresh(const CachedFile& entry, std::int64_t now_ms) const {
+    return now_ms - entry.checked_ms < validity_ms_;
+  }
+
+  /// Adds (or replaces) `path` with `size` bytes at `data`, evicting the
+  /// least recently used entries to make room.
+  void Insert(std::string_view path, const FileStatus& status,
+              const char* data, std::uint64_t size, std::int64_t now_ms);
+
+  void Erase(std::string_view path);
+
+  std::uint64_t used() const { return used_; }
+  std::size_t entries() const { return index_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  using Lru = std::list<CachedFile>;
+
+  void EraseEntry(Lru::iterator entry);
+
+  std::uint64_t capacity_;
+  std::uint64_t max_file_;
+  std::int64_t validity_ms_;
+  std::uint64_t used_ = 0;
+  Lru lru_;  ///< most recently used first
+  std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> index_;
+};
+
+}  // namespace ferry
