@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "aio_context.h"
 #include "counters.h"
 #include "document_root.h"
 #include "fd_channel.h"
@@ -166,6 +168,15 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
+  {
+    // Every worker will need its own AIO context: ask the kernel for all of
+    // them now, so that a too large --queue-depth fails here, in one line
+    // naming the sysctl, instead of in every worker forever.
+    std::vector<std::unique_ptr<AioContext>> probe;
+    for (unsigned i = 0; i < workers_; ++i) {
+      probe.push_back(std::make_unique<AioContext>(config_.queue_depth));
+    }
+  }
   OpenListeners();
   signals_.emplace(DaemonSignals());
   for (unsigned i = 0; i < workers_; ++i) StartWorker(i);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -110,6 +111,12 @@ Worker::Worker(const Config& config, DocumentRoot root,
     by_fd_[fd] = kListenerTag;
   }
   timer_ = std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
+  // The fault-injection seam (see ENVIRONMENT in ferryd(8)): the first N
+  // file reads that complete fail with EIO, as a failing disk's would.
+  if (const char* failures = std::getenv("FERRYD_TEST_FAIL_READS")) {
+    aio_.InjectFailures(static_cast<unsigned>(std::strtoul(failures, nullptr, 10)),
+                        -EIO);
+  }
   completions_.reserve(config.queue_depth);
 }
 
