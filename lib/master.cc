@@ -180,8 +180,18 @@ int Master::Run() {
   OpenListeners();
   signals_.emplace(DaemonSignals());
   for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
-  Log(LogLevel::kNotice, "ferryd %s serving %s with %u worker%s", FERRY_VERSION,
-      config_.root.c_str(), workers_, workers_ == 1 ? "" : "s");
+  Log(LogLevel::kNotice,
+      "ferryd %s serving %s with %u worker%s (block-size %lluK, read-ahead "
+      "%u, buffer-memory %lluM, file-cache %lluM, queue-depth %u, "
+      "max-connections %u, access-log %s, %s)",
+      FERRY_VERSION, config_.root.c_str(), workers_, workers_ == 1 ? "" : "s",
+      static_cast<unsigned long long>(config_.block_size >> 10),
+      config_.read_ahead,
+      static_cast<unsigned long long>(config_.buffer_memory >> 20),
+      static_cast<unsigned long long>(config_.file_cache >> 20),
+      config_.queue_depth, config_.max_connections, config_.access_log.c_str(),
+      credentials_.change ? ("user " + config_.user).c_str()
+                          : (geteuid() == 0 ? "as root" : "unprivileged"));
   Notify("READY=1\nSTATUS=" + StatusLine());
 
   std::int64_t stop_deadline = 0;
