@@ -575,7 +575,10 @@ def test_ten_thousand_reversed_ranges_do_not_stall_the_loop(range_servers):
 # --------------------------------------------------------------------------
 # 6. a symlink swapped during the request
 
-def test_symlink_swap_race_never_leaks(launch, tmp_path):
+@pytest.mark.parametrize("cache_args", [["--file-cache", "0"],
+                                        ["--file-cache-validity", "10ms"]],
+                         ids=["no-cache", "cache-10ms"])
+def test_symlink_swap_race_never_leaks(launch, tmp_path, cache_args):
     """A thread flips root/swap (a file link) and root/swapdir (a directory
     link) between targets inside the root and outside it (relative and
     absolute) while 500 requests for each are made on keep-alive
@@ -597,7 +600,7 @@ def test_symlink_swap_race_never_leaks(launch, tmp_path):
     os.symlink("inside.txt", root / "swap")
     os.symlink("realdir", root / "swapdir")
     # Short cache validity so the cache does not hide the race from the open path.
-    ferry = launch(root=root, args=["--file-cache-validity", "10ms"])
+    ferry = launch(root=root, args=cache_args)
 
     stop = threading.Event()
     flips = [0]
