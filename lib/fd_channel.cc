@@ -17,15 +17,30 @@ FdChannel FdChannel::Make() {
   return {UniqueFd(pair[0]), UniqueFd(pair[1])};
 }
 
-int SendFd(int channel, int fd) {
+namespace {
+
+/// One byte of payload and room for one descriptor: the unit both ends use.
+struct FdMessage {
   char payload = 'f';
   iovec iov{&payload, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+
+  FdMessage() {
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
+}  // namespace
+
+int SendFd(int channel, int fd) {
+  FdMessage fdm;
+  msghdr& message = fdm.message;
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
@@ -38,14 +53,8 @@ int SendFd(int channel, int fd) {
 }
 
 UniqueFd ReceiveFd(int channel, int* error) {
-  char payload;
-  iovec iov{&payload, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  FdMessage fdm;
+  msghdr& message = fdm.message;
   ssize_t n;
   do {
     n = recvmsg(channel, &message, MSG_CMSG_CLOEXEC);

@@ -1,0 +1,98 @@
+#include "file_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ferry {
+namespace {
+
+FileStatus Status(std::uint64_t size, std::uint64_t inode = 1) {
+  FileStatus status;
+  status.type = FileStatus::Type::kRegular;
+  status.size = size;
+  status.inode = inode;
+  return status;
+}
+
+TEST(FileCache, FindsWhatWasInsertedAndNothingElse) {
+  FileCache cache(1024, 512, 1000);
+  std::string data(100, 'a');
+  cache.Insert("a.txt", Status(100), data.data(), 100, 0);
+  CachedFile* entry = cache.Find("a.txt");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(*entry->bytes, data);
+  EXPECT_EQ(cache.Find("b.txt"), nullptr);
+  EXPECT_EQ(cache.used(), 100u);
+}
+
+TEST(FileCache, NeverHoldsMoreThanItsCapacityAndEvictsTheLeastRecentlyUsed) {
+  FileCache cache(300, 200, 1000);
+  std::string data(100, 'x');
+  cache.Insert("1", Status(100), data.data(), 100, 0);
+  cache.Insert("2", Status(100), data.data(), 100, 0);
+  cache.Insert("3", Status(100), data.data(), 100, 0);
+  ASSERT_NE(cache.Find("1"), nullptr);  // now "2" is the least recently used
+  cache.Insert("4", Status(100), data.data(), 100, 0);
+  EXPECT_LE(cache.used(), 300u);
+  EXPECT_EQ(cache.Find("2"), nullptr);
+  EXPECT_NE(cache.Find("1"), nullptr);
+  EXPECT_NE(cache.Find("4"), nullptr);
+}
+
+TEST(FileCache, BigFilesAreNotCached) {
+  FileCache cache(1 << 20, 4096, 1000);
+  EXPECT_TRUE(cache.Cacheable(4096));
+  EXPECT_FALSE(cache.Cacheable(4097));
+  std::string data(5000, 'x');
+  cache.Insert("big", Status(5000), data.data(), 5000, 0);
+  EXPECT_EQ(cache.Find("big"), nullptr);
+}
+
+TEST(FileCache, EvictionDoesNotPullBytesFromUnderAReader) {
+  FileCache cache(100, 100, 1000);
+  std::string data(100, 'r');
+  cache.Insert("a", Status(100), data.data(), 100, 0);
+  auto held = cache.Find("a")->bytes;  // a slow client still sending it
+  std::string other(100, 'o');
+  cache.Insert("b", Status(100), other.data(), 100, 0);
+  EXPECT_EQ(cache.Find("a"), nullptr);
+  EXPECT_EQ(*held, data);
+}
+
+TEST(FileCache, FreshnessLastsTheValidity) {
+  FileCache cache(1000, 1000, 500);
+  std::string data(10, 'x');
+  cache.Insert("a", Status(10), data.data(), 10, 1000);
+  const CachedFile* entry = cache.Find("a");
+  EXPECT_TRUE(cache.Fresh(*entry, 1499));
+  EXPECT_FALSE(cache.Fresh(*entry, 1500));
+}
+
+TEST(FileCache, SameFileVersionComparesIdentityAndChange) {
+  FileStatus a = Status(10, 7);
+  a.change_ns = 5;
+  FileStatus b = a;
+  EXPECT_TRUE(SameFileVersion(a, b));
+  b.change_ns = 6;
+  EXPECT_FALSE(SameFileVersion(a, b));
+  b = a;
+  b.inode = 8;
+  EXPECT_FALSE(SameFileVersion(a, b));
+}
+
+TEST(FileCache, ReinsertingReplacesAndEraseForgets) {
+  FileCache cache(1000, 1000, 1000);
+  std::string one(10, '1'), two(20, '2');
+  cache.Insert("a", Status(10), one.data(), 10, 0);
+  cache.Insert("a", Status(20), two.data(), 20, 0);
+  EXPECT_EQ(*cache.Find("a")->bytes, two);
+  EXPECT_EQ(cache.used(), 20u);
+  cache.Erase("a");
+  EXPECT_EQ(cache.Find("a"), nullptr);
+  EXPECT_EQ(cache.used(), 0u);
+  EXPECT_EQ(cache.entries(), 0u);
+}
+
+}  // namespace
+}  // namespace ferry
