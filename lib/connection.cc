@@ -265,9 +265,13 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
 
 void Connection::RespondWithFile(ServingContext& ctx) {
   FileInfo info{file_status_.size, file_status_.mtime_sec, file_status_.inode};
-  std::snprintf(boundary_, sizeof boundary_, "%020" PRIx64,
-                static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull +
-                                           requests_));
+  // Only a multipart response (a Range list) needs a boundary.
+  boundary_[0] = '\0';
+  if (request_.range.find(',') != std::string_view::npos) {
+    std::snprintf(boundary_, sizeof boundary_, "%020" PRIx64,
+                  static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull +
+                                             requests_));
+  }
   bool keep = request_.keep_alive && !ctx.stopping;
   BuildFileResponse(request_, info, ctx.mime.Lookup(open_path_), ctx.now_sec,
                     static_cast<int>(ctx.config.max_ranges), boundary_, keep,
