@@ -145,7 +145,8 @@ def test_slowloris_slowhttptest(launch, tree, tmp_path):
             attack.wait()
         latencies = normal.finish()
     text = out.decode("utf-8", "replace")
-    rows = list(csv.DictReader(open(f"{report}.csv")))
+    with open(f"{report}.csv") as f:
+        rows = list(csv.DictReader(f))
     assert rows, f"slowhttptest wrote no statistics:\n{text[-2000:]}"
     peak = max(int(r["Connected"]) for r in rows)
     closed = int(rows[-1]["Closed"])
@@ -155,6 +156,8 @@ def test_slowloris_slowhttptest(launch, tree, tmp_path):
           f"mean {sum(latencies) / len(latencies) * 1000:.1f} ms; timeouts="
           f"{counters['timeouts']} accepted={counters['accepted']}")
     assert peak >= 800, f"the attack never held ~1000 connections (peak {peak}):\n{text[-2000:]}"
+    held = [int(r["Connected"]) for r in rows[3:-1]]
+    assert held and min(held) >= 500, f"the attack did not hold its connections: {held}"
     assert not normal.failures, normal.failures[:5]
     assert len(latencies) >= 100, f"only {len(latencies)} normal requests in {SLOW_SECONDS}s"
     assert max(latencies) < 1.0, f"a normal request took {max(latencies):.2f}s"
@@ -187,16 +190,22 @@ def open_stalled_readers(ferry, count: int, path: str = "/big.bin"):
     return socks, inodes
 
 
-def wait_queues_settled(ferry, socks):
-    """Waits until the daemon has pushed all it will into the stalled
-    sockets: some send queue is non-empty and the total has stopped growing
-    for 0.3 s (bytes_sent is not visible live; the send queues are)."""
+def wait_queues_settled(ferry, socks, timeout: float = 3.0):
+    """Waits (at most `timeout`) until the daemon has pushed what it will
+    into the stalled sockets: their send queues hold data and the total has
+    moved by under 1% over the last 0.3 s. bytes_sent is not visible live;
+    the send queues are. Not settling is no failure of the daemon's: the
+    caller carries on, and says so."""
     history = []
-
-    def settled():
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         history.append(sum(unsent_bytes(ferry.port, s) for s in socks))
-        return len(history) >= 4 and history[-1] > 0 and len(set(history[-4:])) == 1
-    wait_until(settled, 3, interval=0.1, message="the stalled sockets' send queues to settle")
+        recent = history[-4:]
+        if len(recent) == 4 and recent[-1] > 0 and max(recent) - min(recent) <= recent[-1] / 100:
+            return
+        time.sleep(0.1)
+    print(f"note: the stalled sockets' send queues still moving after {timeout}s: "
+          f"{history[-6:]}")
 
 
 def test_stalled_readers_dropped_and_memory_flat(launch, tree):
@@ -218,7 +227,7 @@ def test_stalled_readers_dropped_and_memory_flat(launch, tree):
         wait_queues_settled(ferry, stalled)
         rss_stalled = ferry.rss_kib()
         wait_until(lambda: held() == 0, t0 + STALL_TIMEOUT + 1.0 - time.monotonic(),
-                   interval=0.05, message=f"the stalled readers to be dropped")
+                   interval=0.05, message="the stalled readers to be dropped")
         dropped_after = time.monotonic() - t0
     finally:
         for sock in stalled:
@@ -510,7 +519,7 @@ def range_servers(module_launch, tree):
     return default, lax, files["/s100k.bin"]
 
 
-@pytest.mark.parametrize("name,spec", [
+RANGE_CASES = [
     ("whole file x1500", ",".join(["0-99999"] * 1500)),
     ("0-0 x3000", ",".join(["0-0"] * 3000)),
     ("suffixes x1500", ",".join(["-99999"] * 1500)),
@@ -520,7 +529,10 @@ def range_servers(module_launch, tree):
                                           for i in reversed(range(1200)))),
     ("64 touching", ",".join(f"{i}-{i}" for i in range(64))),
     ("64 disjoint reversed", ",".join(f"{i * 3}-{i * 3}" for i in reversed(range(64)))),
-])
+]
+
+
+@pytest.mark.parametrize("name,spec", RANGE_CASES, ids=[c[0] for c in RANGE_CASES])
 def test_range_lists_never_amplify(range_servers, name, spec):
     """Thousands of (overlapping) ranges under the default limits: the body
     never carries a byte of the file twice and never exceeds its size plus
