@@ -324,11 +324,14 @@ void Connection::FillWindow(ServingContext& ctx) {
   }
   const Piece& piece = layout_.pieces[file_piece_];
   std::uint64_t end = piece.offset + piece.length;
+  // A client that stopped reading gets no read-ahead while others wait.
+  if (want_write_ && !ctx.waiting.empty()) return;
   while (read_offset_ < end && window_count_ < window_capacity_) {
     bool direct = file_status_.direct_align != 0;
     if (ctx.pool.free_count() == 0 || (direct && ctx.aio.Capacity() == 0)) {
       if (!waiting_for_block_) {
         waiting_for_block_ = true;
+        ctx.reclaim_wanted = true;
         ctx.waiting.push_back(token_);
       }
       return;
@@ -429,7 +432,11 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     Abort("file shrank", ctx);
     return;
   }
-  if (!want_write_) OnWritable(ctx);
+  if (!want_write_) {
+    OnWritable(ctx);
+  } else if (!ctx.waiting.empty()) {
+    ReclaimBlocks(ctx);  // the client is not reading; others wait for blocks
+  }
 }
 
 void Connection::OnBlockAvailable(ServingContext& ctx) {
@@ -478,6 +485,7 @@ int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
 void Connection::OnWritable(ServingContext& ctx) {
   if (state_ != State::kStreaming) return;
   want_write_ = false;
+  if (window_count_ == 0) FillWindow(ctx);  // its blocks may have been reclaimed
   iovec iov[kMaxIovecs];
   for (;;) {
     int count = GatherIovecs(ctx.pool, iov);
@@ -490,6 +498,9 @@ void Connection::OnWritable(ServingContext& ctx) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         want_write_ = true;  // the next POLL_OUT signal resumes
+        // The kernel holds a socket buffer's worth for this client already;
+        // others are waiting for blocks: let them have ours meanwhile.
+        if (!ctx.waiting.empty()) ReclaimBlocks(ctx);
         return;
       }
       Close(ctx);  // the client went away
@@ -620,6 +631,25 @@ void Connection::OnTick(ServingContext& ctx) {
   if (state_ == State::kClosed || ctx.now_ms < deadline_ms_) return;
   if (state_ != State::kLingering) Bump(ctx.counters.timeouts);
   Close(ctx);
+}
+
+std::size_t Connection::ReclaimBlocks(ServingContext& ctx) {
+  if (cached_body_ || window_count_ == 0 || file_piece_ >= layout_.pieces.size())
+    return 0;
+  for (std::size_t i = 0; i < window_count_; ++i) {
+    if (SlotAt(i).got < 0) return 0;  // the kernel owns that block for now
+  }
+  std::size_t released = window_count_;
+  for (std::size_t i = 0; i < window_count_; ++i) ctx.pool.Release(SlotAt(i).block);
+  window_count_ = 0;
+  window_head_ = 0;
+  // Read again from the first byte not yet sent.
+  const Piece& piece = layout_.pieces[file_piece_];
+  std::uint64_t position =
+      piece.offset + (piece_index_ == file_piece_ ? piece_done_ : 0);
+  std::uint64_t align = file_status_.direct_align ? file_status_.direct_align : 1;
+  read_offset_ = position / align * align;
+  return released;
 }
 
 void Connection::OnShutdown(ServingContext& ctx) {

@@ -45,6 +45,9 @@ struct ServingContext {
   FileCache* cache;  ///< nullptr when --file-cache is 0
   WorkerCounters& counters;
   std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
+  /// A connection began waiting for a block this iteration: the worker
+  /// looks for stalled connections' blocks to take back.
+  bool reclaim_wanted = false;
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
@@ -90,6 +93,16 @@ class Connection {
   /// Graceful shutdown: an idle connection closes now, a busy one after
   /// its response.
   void OnShutdown(ServingContext& ctx);
+
+  /// True when the client's socket buffer is full: the kernel holds a
+  /// buffer's worth of this response already, so our blocks can wait.
+  bool Stalled() const { return state_ == State::kStreaming && want_write_; }
+
+  /// Gives this stalled connection's read blocks back to the pool, so that
+  /// clients that read are not starved by clients that do not; the bytes
+  /// are read again when the client drains its socket. Does nothing while
+  /// a read is in flight. Returns the number of blocks released.
+  std::size_t ReclaimBlocks(ServingContext& ctx);
 
   State state() const { return state_; }
   int socket_fd() const { return socket_.get(); }

@@ -22,6 +22,7 @@ struct RangeResult {
   };
   Kind kind = Kind::kIgnore;
   std::vector<ByteRange> ranges;  ///< in the order to send
+  std::vector<ByteRange> scratch;  ///< ParseRange's working space (reused)
 };
 
 /// Parses `header` ("bytes=0-99,200-,-50") against a representation of

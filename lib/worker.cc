@@ -85,7 +85,7 @@ Worker::Worker(const Config& config, DocumentRoot root,
                                                config.block_size,
                                                config.file_cache_validity.count())),
       ctx_{config,       root_,    mime_,    pool_,    aio_, reads_.get(),
-           helpers_,     cache_.get(), counters, waiting_, {}},
+           helpers_,     cache_.get(), counters, waiting_, false, {}},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
@@ -385,6 +385,20 @@ void Worker::TakeHelperResults() {
 }
 
 void Worker::WakeWaiters() {
+  ServeWaiters();
+  // Every block is held while a connection waits: take back the blocks of
+  // connections whose clients stopped reading (they have a socket buffer's
+  // worth queued in the kernel), so that they cannot starve the others.
+  if (ctx_.reclaim_wanted && !waiting_.empty() && pool_.free_count() == 0) {
+    connections_.ForEach([&](std::uint64_t, Connection& connection) {
+      if (connection.Stalled()) connection.ReclaimBlocks(ctx_);
+    });
+    ServeWaiters();
+  }
+  ctx_.reclaim_wanted = false;
+}
+
+void Worker::ServeWaiters() {
   while (!waiting_.empty() && pool_.free_count() > 0 && aio_.Capacity() > 0) {
     std::uint64_t token = waiting_.front();
     waiting_.pop_front();

@@ -62,6 +62,7 @@ class Worker {
   void ReapReads();
   void TakeHelperResults();
   void WakeWaiters();
+  void ServeWaiters();
   void ForgetIfClosed(std::uint64_t token, Connection* connection);
   void Watch(int fd, std::uint64_t tag, std::uint32_t events);
 
