@@ -34,6 +34,10 @@ std::uint64_t AioRead::token() const {
       reinterpret_cast<const iocb*>(iocb_)->data);
 }
 
+bool AioRead::nowait() const {
+  return (reinterpret_cast<const iocb*>(iocb_)->aio_rw_flags & RWF_NOWAIT) != 0;
+}
+
 AioContext::AioContext(unsigned depth) : depth_(depth) {
   int error = io_setup(static_cast<int>(depth), &context_);
   if (error == -EAGAIN || error == -EINVAL) {

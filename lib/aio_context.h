@@ -28,6 +28,8 @@ class AioRead {
   void Prepare(int fd, void* buffer, std::size_t length, std::uint64_t offset,
                std::uint64_t token, bool nowait);
   std::uint64_t token() const;
+  /// Whether it was prepared with RWF_NOWAIT.
+  bool nowait() const;
   iocb* raw();
   /// The AioRead whose iocb the kernel handed back.
   static AioRead* FromRaw(iocb* cb);
@@ -63,6 +65,9 @@ class AioContext {
   }
   unsigned in_flight() const { return in_flight_; }
   bool HasQueued() const { return !queued_.empty(); }
+  /// Reads io_submit refused (their completion is an error Reap() reports;
+  /// no event will announce it, so the loop must not sleep on them).
+  bool HasRejected() const { return !rejected_.empty(); }
 
   /// Queues `read` for the next Submit(). The caller checks Capacity().
   void Queue(AioRead* read) { queued_.push_back(read->raw()); }

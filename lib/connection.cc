@@ -401,10 +401,13 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     SubmitToHelper(slot, ctx);
     return;
   }
-  if (result == -EOPNOTSUPP && ctx.nowait_reads) {
-    // The device cannot do RWF_NOWAIT: stop asking, and read this again.
-    Log(LogLevel::kNotice, "RWF_NOWAIT is not supported here; reading without");
-    ctx.nowait_reads = false;
+  if (result == -EOPNOTSUPP && ctx.reads[block].nowait()) {
+    // The file system cannot do RWF_NOWAIT (overlayfs, for one): stop
+    // asking, and read this again without.
+    if (ctx.nowait_reads) {
+      Log(LogLevel::kNotice, "RWF_NOWAIT is not supported here; reading without");
+      ctx.nowait_reads = false;
+    }
     SubmitRead(slot, ctx);
     return;
   }

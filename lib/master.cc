@@ -446,7 +446,10 @@ void Master::PingWatchdogIfAlive(std::int64_t now) {
     if (slot.pid <= 0 || slot.retiring) continue;
     std::uint64_t beat =
         counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
-    if (beat == slot.heartbeat_seen) {
+    // A worker started within the last interval may not have ticked yet.
+    bool new_worker =
+        now - slot.started_ms < config_.watchdog_interval.count();
+    if (beat == slot.heartbeat_seen && !new_worker) {
       if (!withheld_) {
         Log(LogLevel::kWarning,
             "worker %u (pid %d) has not ticked; withholding the watchdog ping",

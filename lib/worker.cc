@@ -142,8 +142,9 @@ int Worker::Run() {
     if (stopping_ && (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
       break;
     // Reads the kernel could not take yet (its ring was full) are retried
-    // after a millisecond; otherwise the loop sleeps until an event.
-    int timeout = aio_.HasQueued() ? 1 : -1;
+    // after a millisecond; reads it refused outright complete (with their
+    // error) at once; otherwise the loop sleeps until an event.
+    int timeout = aio_.HasRejected() ? 0 : aio_.HasQueued() ? 1 : -1;
     int n = epoll_wait(epoll_.get(), events, 16, timeout);
     if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
     std::int64_t woke_us = MonotonicMicros();
@@ -348,7 +349,7 @@ void Worker::BeginShutdown() {
 }
 
 void Worker::ReapReads() {
-  if (aio_.in_flight() == 0) return;
+  if (aio_.in_flight() == 0 && !aio_.HasRejected()) return;
   aio_.Reap(&completions_);
   Bump(counters_.aio_completed, completions_.size());
   for (const AioCompletion& done : completions_) {
