@@ -55,8 +55,8 @@ std::string_view LocalTime(std::time_t time) {
   if (time != cached_time) {
     std::tm local{};
     localtime_r(&time, &local);
-    cached_length = std::strftime(cached, sizeof cached, "%d/%b/%Y:%H:%M:%S %z",
-                                  &local);
+    cached_length =
+        std::strftime(cached, sizeof cached, "%d/%b/%Y:%H:%M:%S %z", &local);
     cached_time = time;
   }
   return {cached, cached_length};

@@ -17,11 +17,11 @@ AccessLogFormat ParseAccessLogFormat(std::string_view name);
 
 /// What one line says. Views are only read during FormatAccessRecord.
 struct AccessRecord {
-  std::string_view client;        ///< "127.0.0.1", "::1", "unix"
+  std::string_view client;  ///< "127.0.0.1", "::1", "unix"
   std::time_t time = 0;
   std::string_view request_line;  ///< as received, escaped when written
   int status = 0;
-  std::uint64_t body_bytes = 0;   ///< body bytes actually sent
+  std::uint64_t body_bytes = 0;  ///< body bytes actually sent
   std::string_view referer;
   std::string_view user_agent;
 };

@@ -49,8 +49,8 @@ AioContext::AioContext(unsigned depth) : depth_(depth) {
                          "fs.aio-max-nr");
   }
   if (error < 0) ThrowSystemError(-error, "io_setup", std::to_string(depth));
-  event_fd_.Reset(static_cast<int>(CheckCall(
-      eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd", "aio")));
+  event_fd_.Reset(static_cast<int>(
+      CheckCall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd", "aio")));
   queued_.reserve(depth);
   rejected_.reserve(depth);
 }

@@ -15,7 +15,8 @@ BufferPool::BufferPool(std::size_t block_size, std::uint32_t block_count)
   void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (base == MAP_FAILED) {
-    ThrowSystemError(errno, "mmap", std::to_string(bytes) + " bytes of buffers");
+    ThrowSystemError(errno, "mmap",
+                     std::to_string(bytes) + " bytes of buffers");
   }
   base_ = static_cast<char*>(base);
   free_.reserve(block_count);

@@ -14,10 +14,10 @@ namespace ferry {
 struct ListenAddress {
   enum class Kind { kInet, kUnix };
   Kind kind = Kind::kInet;
-  std::string host;   ///< kInet: IPv4 or IPv6 literal (no brackets), "" = any
+  std::string host;  ///< kInet: IPv4 or IPv6 literal (no brackets), "" = any
   std::uint16_t port = 0;
-  std::string path;   ///< kUnix: the socket's path
-  std::string text;   ///< as the user wrote it, for messages
+  std::string path;  ///< kUnix: the socket's path
+  std::string text;  ///< as the user wrote it, for messages
 };
 
 /// Parses "HOST:PORT", "[V6]:PORT", ":PORT", "PORT" or "unix:PATH".
@@ -34,10 +34,10 @@ struct Config {
   unsigned workers = 0;               ///< 0: one per online CPU
   unsigned helper_threads = 2;        ///< per worker
   std::uint64_t block_size = 1024 * 1024;
-  unsigned read_ahead = 2;            ///< blocks in flight per connection
-  unsigned queue_depth = 128;         ///< AIO reads in flight per worker
+  unsigned read_ahead = 2;     ///< blocks in flight per connection
+  unsigned queue_depth = 128;  ///< AIO reads in flight per worker
   std::uint64_t buffer_memory = 64ull << 20;  ///< per worker
-  unsigned max_connections = 8192;    ///< per worker
+  unsigned max_connections = 8192;            ///< per worker
   /// Small-file cache per worker: bytes of whole files up to block_size;
   /// 0 turns it off.
   std::uint64_t file_cache = 32ull << 20;
@@ -66,7 +66,7 @@ struct Config {
   /// Where the master serves Prometheus metrics; unset (kind kInet, port 0,
   /// empty text) when off.
   ListenAddress metrics_listen;
-  std::string config_file;         ///< --config, "" when none
+  std::string config_file;  ///< --config, "" when none
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.
   Milliseconds watchdog_interval{0};

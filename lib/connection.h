@@ -53,9 +53,9 @@ struct ServingContext {
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
   /// Cleared when the device answers RWF_NOWAIT with EOPNOTSUPP.
   bool nowait_reads = true;
-  std::int64_t now_ms = 0;   ///< CLOCK_MONOTONIC
-  std::time_t now_sec = 0;   ///< wall clock, for Date
-  bool stopping = false;     ///< graceful shutdown: no new requests
+  std::int64_t now_ms = 0;  ///< CLOCK_MONOTONIC
+  std::time_t now_sec = 0;  ///< wall clock, for Date
+  bool stopping = false;    ///< graceful shutdown: no new requests
 };
 
 class Connection {
@@ -188,11 +188,11 @@ class Connection {
   ResponseLayout layout_;
   std::uint64_t head_length_ = 0;    ///< bytes of the response head
   std::uint64_t response_sent_ = 0;  ///< bytes of this response sent
-  std::size_t piece_index_ = 0;  ///< the piece being sent
-  std::uint64_t piece_done_ = 0; ///< bytes of it sent
-  std::size_t file_piece_ = 0;   ///< the file piece the window reads for
-  std::uint64_t read_offset_ = 0;  ///< next aligned offset to read
-  std::unique_ptr<Slot[]> window_;  ///< a ring of --read-ahead slots
+  std::size_t piece_index_ = 0;      ///< the piece being sent
+  std::uint64_t piece_done_ = 0;     ///< bytes of it sent
+  std::size_t file_piece_ = 0;       ///< the file piece the window reads for
+  std::uint64_t read_offset_ = 0;    ///< next aligned offset to read
+  std::unique_ptr<Slot[]> window_;   ///< a ring of --read-ahead slots
   std::size_t window_capacity_ = 0;
   std::size_t window_head_ = 0;
   std::size_t window_count_ = 0;

@@ -44,7 +44,8 @@ class ContinuationTable {
     std::uint32_t index = static_cast<std::uint32_t>(token);
     if (index >= slots_.size()) return nullptr;
     const Slot& slot = slots_[index];
-    if (!slot.live || slot.generation != static_cast<std::uint32_t>(token >> 32))
+    if (!slot.live ||
+        slot.generation != static_cast<std::uint32_t>(token >> 32))
       return nullptr;
     return slot.object.get();
   }
@@ -53,7 +54,8 @@ class ContinuationTable {
   void Remove(std::uint64_t token) {
     std::uint32_t index = static_cast<std::uint32_t>(token);
     Slot& slot = slots_[index];
-    if (!slot.live || slot.generation != static_cast<std::uint32_t>(token >> 32))
+    if (!slot.live ||
+        slot.generation != static_cast<std::uint32_t>(token >> 32))
       return;
     slot.live = false;
     ++slot.generation;
@@ -66,7 +68,8 @@ class ContinuationTable {
   template <typename F>
   void ForEach(F&& f) {
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].live) f(TokenOf(i, slots_[i].generation), *slots_[i].object);
+      if (slots_[i].live)
+        f(TokenOf(i, slots_[i].generation), *slots_[i].object);
     }
   }
 

@@ -35,13 +35,15 @@ const CounterField kCounterFields[25] = {
      &WorkerCounters::responses_4xx},
     {"responses_5xx", "Responses with a 5xx status.", false,
      &WorkerCounters::responses_5xx},
-    {"bytes_sent", "Bytes sent to clients.", false, &WorkerCounters::bytes_sent},
+    {"bytes_sent", "Bytes sent to clients.", false,
+     &WorkerCounters::bytes_sent},
     {"aio_reads", "AIO reads submitted.", false, &WorkerCounters::aio_reads},
     {"aio_completed", "AIO reads completed.", false,
      &WorkerCounters::aio_completed},
     {"aio_eagain", "AIO reads refused by RWF_NOWAIT, retried by a helper.",
      false, &WorkerCounters::aio_eagain},
-    {"aio_errors", "AIO reads that failed.", false, &WorkerCounters::aio_errors},
+    {"aio_errors", "AIO reads that failed.", false,
+     &WorkerCounters::aio_errors},
     {"helper_opens", "Lookups that missed the dentry cache (done by helpers).",
      false, &WorkerCounters::helper_opens},
     {"helper_reads", "Reads done by helpers.", false,
@@ -53,8 +55,8 @@ const CounterField kCounterFields[25] = {
      &WorkerCounters::aborted},
     {"timeouts", "Connections closed by a timeout.", false,
      &WorkerCounters::timeouts},
-    {"log_dropped", "Log records dropped because the log ring was full.",
-     false, &WorkerCounters::log_dropped},
+    {"log_dropped", "Log records dropped because the log ring was full.", false,
+     &WorkerCounters::log_dropped},
     {"cache_hits", "Responses served from the small-file cache.", false,
      &WorkerCounters::cache_hits},
     {"cache_misses", "Cacheable files read from disk.", false,
@@ -63,12 +65,14 @@ const CounterField kCounterFields[25] = {
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,
      &WorkerCounters::loop_micros},
-    {"heartbeat", "Timer ticks of the loop.", false, &WorkerCounters::heartbeat},
+    {"heartbeat", "Timer ticks of the loop.", false,
+     &WorkerCounters::heartbeat},
     {"accepting", "1 while the worker accepts connections.", true,
      &WorkerCounters::accepting},
 };
 
-std::uint64_t CountersPage::Sum(WorkerCounters::Counter WorkerCounters::*member) const {
+std::uint64_t CountersPage::Sum(
+    WorkerCounters::Counter WorkerCounters::*member) const {
   std::uint64_t sum = 0;
   for (unsigned i = 0; i < workers_; ++i) {
     sum += (slots_[i].*member).load(std::memory_order_relaxed);

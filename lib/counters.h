@@ -21,29 +21,29 @@ struct WorkerCounters {
   Counter requests;
   Counter responses_2xx, responses_3xx, responses_4xx, responses_5xx;
   Counter bytes_sent;
-  Counter aio_reads;      ///< submitted
-  Counter aio_eagain;     ///< completed with -EAGAIN (RWF_NOWAIT): retried
-  Counter aio_errors;     ///< completed with another error
-  Counter helper_opens;   ///< lookups that needed the disk
-  Counter helper_reads;   ///< reads done by a helper
+  Counter aio_reads;         ///< submitted
+  Counter aio_eagain;        ///< completed with -EAGAIN (RWF_NOWAIT): retried
+  Counter aio_errors;        ///< completed with another error
+  Counter helper_opens;      ///< lookups that needed the disk
+  Counter helper_reads;      ///< reads done by a helper
   Counter overflow_rescans;  ///< SIGIO: the realtime queue overflowed
-  Counter aborted;        ///< responses cut short (file shrank, read error)
-  Counter timeouts;       ///< connections closed by a timeout
-  Counter log_dropped;    ///< log records dropped because the ring was full
-  Counter aio_completed;  ///< reads reaped, whatever their result
-  Counter cache_hits;     ///< responses served from the small-file cache
-  Counter cache_misses;   ///< cacheable files that had to be read
+  Counter aborted;           ///< responses cut short (file shrank, read error)
+  Counter timeouts;          ///< connections closed by a timeout
+  Counter log_dropped;       ///< log records dropped because the ring was full
+  Counter aio_completed;     ///< reads reaped, whatever their result
+  Counter cache_hits;        ///< responses served from the small-file cache
+  Counter cache_misses;      ///< cacheable files that had to be read
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
   Counter loop_buckets[7];
-  Counter loop_micros;      ///< sum of all iterations' time
+  Counter loop_micros;  ///< sum of all iterations' time
   Counter loop_iterations;
 };
 
 /// Upper bounds of WorkerCounters::loop_buckets, in microseconds.
-inline constexpr std::uint64_t kLoopBucketMicros[] = {10,     100,    1000,
-                                                      10000,  100000, 1000000};
+inline constexpr std::uint64_t kLoopBucketMicros[] = {10,    100,    1000,
+                                                      10000, 100000, 1000000};
 
 /// One counter of WorkerCounters, as the metrics and the exit summary name
 /// it.

@@ -22,7 +22,8 @@ int OpenBeneath(int root, const char* path, std::uint64_t flags,
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   if (cached_only) how.resolve |= RESOLVE_CACHED;
   for (;;) {
-    int fd = static_cast<int>(syscall(SYS_openat2, root, path, &how, sizeof how));
+    int fd =
+        static_cast<int>(syscall(SYS_openat2, root, path, &how, sizeof how));
     if (fd >= 0 || errno != EINTR) return fd >= 0 ? fd : -errno;
   }
 }
@@ -38,8 +39,7 @@ OpenedFile DocumentRoot::Open(const std::string& relative,
                               bool cached_only) const {
   const char* path = relative.empty() ? "." : relative.c_str();
   // O_NONBLOCK keeps a FIFO from hanging the open.
-  constexpr std::uint64_t kFlags =
-      O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  constexpr std::uint64_t kFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
   OpenedFile opened;
   int fd = OpenBeneath(fd_.get(), path, kFlags | O_DIRECT, cached_only);
   // GOTCHA: O_DIRECT on something that cannot do it (a directory, a FIFO,
@@ -77,8 +77,8 @@ int StatOpenFile(int fd, FileStatus* status) {
   status->size = sx.stx_size;
   status->mtime_sec = sx.stx_mtime.tv_sec;
   status->inode = sx.stx_ino;
-  status->device = (static_cast<std::uint64_t>(sx.stx_dev_major) << 32) |
-                   sx.stx_dev_minor;
+  status->device =
+      (static_cast<std::uint64_t>(sx.stx_dev_major) << 32) | sx.stx_dev_minor;
   status->change_ns =
       static_cast<std::uint64_t>(sx.stx_ctime.tv_sec) * 1'000'000'000 +
       sx.stx_ctime.tv_nsec;

@@ -48,8 +48,8 @@ class FileCache {
 
   /// Adds (or replaces) `path` with `size` bytes at `data`, evicting the
   /// least recently used entries to make room.
-  void Insert(std::string_view path, const FileStatus& status,
-              const char* data, std::uint64_t size, std::int64_t now_ms);
+  void Insert(std::string_view path, const FileStatus& status, const char* data,
+              std::uint64_t size, std::int64_t now_ms);
 
   void Erase(std::string_view path);
 

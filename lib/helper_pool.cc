@@ -14,7 +14,8 @@ HelperPool::HelperPool(unsigned threads, const DocumentRoot& root,
                        pid_t loop_tid)
     : root_(root), loop_pid_(getpid()), loop_tid_(loop_tid) {
   threads_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (unsigned i = 0; i < threads; ++i)
+    threads_.emplace_back([this] { Run(); });
 }
 
 HelperPool::~HelperPool() {

@@ -7,7 +7,8 @@
 
 namespace ferry {
 
-inline constexpr std::size_t kHttpDateLength = 29;  // "Sun, 06 Nov 1994 08:49:37 GMT"
+inline constexpr std::size_t kHttpDateLength =
+    29;  // "Sun, 06 Nov 1994 08:49:37 GMT"
 
 /// Writes the IMF-fixdate of `t` (UTC) into out[0..29) and returns a view of
 /// it. `out` needs kHttpDateLength bytes; no terminating NUL is written.

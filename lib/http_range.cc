@@ -37,15 +37,17 @@ bool Touch(const ByteRange& a, const ByteRange& b) {
 // ranges (what clients send) are recognised in one pass; otherwise a sorted
 // copy in `scratch` is checked, in O(n log n): a pairwise check let one
 // request of 10,000 ranges hold a loop for a second.
-bool AnyTouch(const std::vector<ByteRange>& r, std::vector<ByteRange>* scratch) {
+bool AnyTouch(const std::vector<ByteRange>& r,
+              std::vector<ByteRange>* scratch) {
   bool ascending = true;
   for (std::size_t i = 1; i < r.size() && ascending; ++i) {
     ascending = r[i - 1].last + 1 < r[i].first;
   }
   if (ascending) return false;
   scratch->assign(r.begin(), r.end());
-  std::sort(scratch->begin(), scratch->end(),
-            [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
+  std::sort(
+      scratch->begin(), scratch->end(),
+      [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
   for (std::size_t i = 1; i < scratch->size(); ++i) {
     if (Touch((*scratch)[i - 1], (*scratch)[i])) return true;
   }

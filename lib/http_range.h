@@ -21,7 +21,7 @@ struct RangeResult {
     kUnsatisfiable,  ///< send 416 with Content-Range: bytes */size
   };
   Kind kind = Kind::kIgnore;
-  std::vector<ByteRange> ranges;  ///< in the order to send
+  std::vector<ByteRange> ranges;   ///< in the order to send
   std::vector<ByteRange> scratch;  ///< ParseRange's working space (reused)
 };
 

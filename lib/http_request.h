@@ -36,7 +36,7 @@ struct Request {
   std::string_view request_line;
   std::string_view referer;     ///< for the access log
   std::string_view user_agent;  ///< for the access log
-  std::string_view range;  ///< empty when absent
+  std::string_view range;       ///< empty when absent
   std::string_view if_match;
   std::string_view if_none_match;
   std::string_view if_modified_since;

@@ -70,12 +70,14 @@ UniqueFd BindAndListen(const SocketAddress& address, const std::string& text,
     CheckCall(setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one),
               "setsockopt(SO_REUSEADDR)", text);
     if (reuse_port) {
-      CheckCall(setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one),
-                "setsockopt(SO_REUSEPORT)", text);
+      CheckCall(
+          setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one),
+          "setsockopt(SO_REUSEPORT)", text);
     }
     if (address.family == AF_INET6) {
-      CheckCall(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one),
-                "setsockopt(IPV6_V6ONLY)", text);
+      CheckCall(
+          setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one),
+          "setsockopt(IPV6_V6ONLY)", text);
     }
   }
   CheckCall(bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage),

@@ -2,18 +2,18 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <syslog.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -65,7 +65,8 @@ class Ring {
     for (;;) {
       Cell& cell = cells_[pos & mask_];
       std::size_t seq = cell.sequence.load(std::memory_order_acquire);
-      auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos);
+      auto diff =
+          static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos);
       if (diff == 0) {
         if (enqueue_.compare_exchange_weak(pos, pos + 1,
                                            std::memory_order_relaxed)) {
@@ -271,17 +272,19 @@ void Log(LogLevel level, const char* format, ...) {
   if (!LogEnabled(level)) return;
   static const bool journal = StderrIsJournal();
   char line[kLineBytes];
-  int prefix = journal ? std::snprintf(line, sizeof line, "<%d>",
-                                       static_cast<int>(level))
-                       : std::snprintf(line, sizeof line, "ferryd[%d]: ",
-                                       static_cast<int>(getpid()));
+  int prefix =
+      journal
+          ? std::snprintf(line, sizeof line, "<%d>", static_cast<int>(level))
+          : std::snprintf(line, sizeof line,
+                          "ferryd[%d]: ", static_cast<int>(getpid()));
   va_list args;
   va_start(args, format);
-  int body = std::vsnprintf(line + prefix, sizeof line - prefix - 1, format, args);
+  int body =
+      std::vsnprintf(line + prefix, sizeof line - prefix - 1, format, args);
   va_end(args);
-  std::size_t length = static_cast<std::size_t>(prefix) +
-                       std::min<std::size_t>(body < 0 ? 0 : body,
-                                             sizeof line - prefix - 2);
+  std::size_t length =
+      static_cast<std::size_t>(prefix) +
+      std::min<std::size_t>(body < 0 ? 0 : body, sizeof line - prefix - 2);
   line[length++] = '\n';
   Drainer* drainer = g_drainer.load(std::memory_order_acquire);
   if (drainer == nullptr) {
@@ -294,9 +297,9 @@ void Log(LogLevel level, const char* format, ...) {
 }
 
 int OpenAccessLogFile(const std::string& path) {
-  int fd = open(path.c_str(),
-                O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-                0640);
+  int fd = open(
+      path.c_str(),
+      O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
   return fd >= 0 ? fd : -errno;
 }
 

@@ -12,7 +12,13 @@
 namespace ferry {
 
 /// syslog priorities, as sd-daemon.h's "<N>" prefixes use them.
-enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
+enum class LogLevel {
+  kError = 3,
+  kWarning = 4,
+  kNotice = 5,
+  kInfo = 6,
+  kDebug = 7
+};
 
 /// "error", "warning", "notice", "info", "debug"; kInfo for anything else.
 LogLevel ParseLogLevel(const std::string& name);

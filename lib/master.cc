@@ -1,9 +1,9 @@
 #include "master.h"
 
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -38,7 +38,8 @@ constexpr std::int64_t kReloadSwitchMillis = 5000;
 
 void RaiseDescriptorLimit() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
@@ -85,9 +86,7 @@ class Master {
   void FinishReloadWhenSwitched(std::int64_t now);
   void Stop();
   bool AnyAlive() const;
-  void Notify(const std::string& state) const {
-    sd_notify(0, state.c_str());
-  }
+  void Notify(const std::string& state) const { sd_notify(0, state.c_str()); }
   std::string StatusLine() const;
   void PingWatchdogIfAlive(std::int64_t now);
 
@@ -145,7 +144,8 @@ void Master::ReopenAccessLog() {
           i % workers_, std::strerror(error));
     }
   }
-  Log(LogLevel::kNotice, "reopened the access log %s", config_.access_log.c_str());
+  Log(LogLevel::kNotice, "reopened the access log %s",
+      config_.access_log.c_str());
 }
 
 void Master::ServeMetrics() {
@@ -220,7 +220,8 @@ int Master::Run() {
             if (!stopping_) {
               Stop();
               stop_deadline = MonotonicMillis() +
-                              config_.shutdown_timeout.count() + kKillGraceMillis;
+                              config_.shutdown_timeout.count() +
+                              kKillGraceMillis;
             }
             break;
           case SIGHUP:
@@ -318,8 +319,8 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096, config_.access_log, std::move(access_file));
-    Worker worker(config_, std::move(root), std::move(mine),
-                  std::move(channel), counters_.worker(slot));
+    Worker worker(config_, std::move(root), std::move(mine), std::move(channel),
+                  counters_.worker(slot));
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
@@ -340,10 +341,12 @@ void Master::ReapChildren() {
       bool serving = !slot.retiring && !stopping_;
       if (serving) {
         if (WIFSIGNALED(status)) {
-          Log(LogLevel::kError, "worker %u (pid %d) killed by signal %d; restarting",
+          Log(LogLevel::kError,
+              "worker %u (pid %d) killed by signal %d; restarting",
               i % workers_, pid, WTERMSIG(status));
         } else {
-          Log(LogLevel::kError, "worker %u (pid %d) exited with status %d; restarting",
+          Log(LogLevel::kError,
+              "worker %u (pid %d) exited with status %d; restarting",
               i % workers_, pid, WEXITSTATUS(status));
         }
         // A worker that dies at once would die again: wait a little.
@@ -362,7 +365,8 @@ void Master::Reload() {
   try {
     Config next = ReloadConfig(argc_, argv_);
     if (next.workers != config_.workers) {
-      Log(LogLevel::kWarning, "reload: --workers cannot change without a restart");
+      Log(LogLevel::kWarning,
+          "reload: --workers cannot change without a restart");
       next.workers = config_.workers;
     }
     bool listen_changed = next.listen.size() != config_.listen.size();
@@ -370,7 +374,8 @@ void Master::Reload() {
       listen_changed = next.listen[i].text != config_.listen[i].text;
     }
     if (listen_changed) {
-      Log(LogLevel::kWarning, "reload: --listen cannot change without a restart");
+      Log(LogLevel::kWarning,
+          "reload: --listen cannot change without a restart");
     }
     next.listen = config_.listen;
     next.listen_given = config_.listen_given;
@@ -390,7 +395,8 @@ void Master::Reload() {
     config_ = std::move(next);
     SetLogLevel(ParseLogLevel(config_.log_level));
     generation_ = 1 - generation_;
-    for (unsigned i = 0; i < workers_; ++i) StartWorker(generation_ * workers_ + i);
+    for (unsigned i = 0; i < workers_; ++i)
+      StartWorker(generation_ * workers_ + i);
     for (unsigned i = 0; i < workers_; ++i) {
       Slot& old = slots_[old_base + i];
       old.retiring = true;
@@ -400,8 +406,8 @@ void Master::Reload() {
     reload_deadline_ms_ = MonotonicMillis() + kReloadSwitchMillis;
     return;  // READY=1 once the new workers took over
   } catch (const std::exception& error) {
-    Log(LogLevel::kError, "reload failed, keeping the running configuration: %s",
-        error.what());
+    Log(LogLevel::kError,
+        "reload failed, keeping the running configuration: %s", error.what());
   }
   Notify("READY=1\nSTATUS=" + StatusLine());
 }
@@ -447,8 +453,7 @@ void Master::PingWatchdogIfAlive(std::int64_t now) {
     std::uint64_t beat =
         counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
     // A worker started within the last interval may not have ticked yet.
-    bool new_worker =
-        now - slot.started_ms < config_.watchdog_interval.count();
+    bool new_worker = now - slot.started_ms < config_.watchdog_interval.count();
     if (beat == slot.heartbeat_seen && !new_worker) {
       if (!withheld_) {
         Log(LogLevel::kWarning,
@@ -494,7 +499,8 @@ void CheckConfig(const Config& config) {
   try {
     DocumentRoot root(config.root);
   } catch (const std::system_error& error) {
-    throw ConfigError("--root: '" + config.root + "': " + error.code().message());
+    throw ConfigError("--root: '" + config.root +
+                      "': " + error.code().message());
   }
   ResolveCredentials(config);
   if (AccessLogIsFile(config.access_log)) {

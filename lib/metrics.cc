@@ -38,7 +38,8 @@ std::string WorkerLabel(unsigned worker) {
 
 std::string RenderMetrics(const CountersPage& page, unsigned workers) {
   std::string out;
-  auto value = [&](unsigned worker, WorkerCounters::Counter WorkerCounters::*m) {
+  auto value = [&](unsigned worker,
+                   WorkerCounters::Counter WorkerCounters::*m) {
     std::uint64_t sum = 0;
     for (unsigned slot = worker; slot < page.workers(); slot += workers) {
       sum += (page.worker(slot).*m).load(std::memory_order_relaxed);
@@ -125,12 +126,13 @@ void AnswerMetricsRequest(int client, const CountersPage& page,
     status = "405 Method Not Allowed";
     body = "only GET and HEAD\n";
   }
-  std::string response = "HTTP/1.1 " + status +
-                         "\r\nServer: ferry\r\n"
-                         "Content-Type: text/plain; version=0.0.4; charset=utf-8"
-                         "\r\nContent-Length: " +
-                         std::to_string(body.size()) +
-                         "\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n";
+  std::string response =
+      "HTTP/1.1 " + status +
+      "\r\nServer: ferry\r\n"
+      "Content-Type: text/plain; version=0.0.4; charset=utf-8"
+      "\r\nContent-Length: " +
+      std::to_string(body.size()) +
+      "\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n";
   if (!head) response += body;
   for (std::size_t sent = 0; sent < response.size();) {
     ssize_t n = send(client, response.data() + sent, response.size() - sent,

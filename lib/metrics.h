@@ -17,6 +17,7 @@ std::string RenderMetrics(const CountersPage& page, unsigned workers);
 /// metrics: 200 for GET or HEAD at any path, 405 otherwise, then closes.
 /// For the master, not a worker loop: it waits for the client, but at most
 /// a second each way.
-void AnswerMetricsRequest(int client, const CountersPage& page, unsigned workers);
+void AnswerMetricsRequest(int client, const CountersPage& page,
+                          unsigned workers);
 
 }  // namespace ferry

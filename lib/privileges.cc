@@ -30,8 +30,8 @@ Credentials ResolveCredentials(const Config& config) {
 
 void DropPrivileges(const Credentials& credentials) {
   if (!credentials.change) return;
-  std::string who = std::to_string(credentials.uid) + ":" +
-                    std::to_string(credentials.gid);
+  std::string who =
+      std::to_string(credentials.uid) + ":" + std::to_string(credentials.gid);
   CheckCall(setgroups(0, nullptr), "setgroups", who);
   CheckCall(setgid(credentials.gid), "setgid", who);
   CheckCall(setuid(credentials.uid), "setuid", who);

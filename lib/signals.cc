@@ -53,7 +53,8 @@ void ArmSocketSignals(int fd, int signo, pid_t tid) {
   f_owner_ex owner{F_OWNER_TID, tid};
   CheckCall(fcntl(fd, F_SETOWN_EX, &owner), "fcntl", "F_SETOWN_EX");
   CheckCall(fcntl(fd, F_SETSIG, signo), "fcntl", "F_SETSIG");
-  int flags = static_cast<int>(CheckCall(fcntl(fd, F_GETFL), "fcntl", "F_GETFL"));
+  int flags =
+      static_cast<int>(CheckCall(fcntl(fd, F_GETFL), "fcntl", "F_GETFL"));
   CheckCall(fcntl(fd, F_SETFL, flags | O_NONBLOCK | O_ASYNC), "fcntl",
             "F_SETFL");
 }

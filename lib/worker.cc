@@ -35,8 +35,9 @@ std::uint32_t BlockCount(const Config& config) {
 std::size_t DescriptorLimit() {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur == RLIM_INFINITY ? 1 << 20
-                                         : static_cast<std::size_t>(limit.rlim_cur);
+  return limit.rlim_cur == RLIM_INFINITY
+             ? 1 << 20
+             : static_cast<std::size_t>(limit.rlim_cur);
 }
 
 /// The peer's address as the access log shows it.
@@ -54,14 +55,15 @@ std::string_view ClientAddress(const sockaddr_storage& peer) {
 }
 
 std::chrono::milliseconds TickPeriod(const Config& config) {
-  auto shortest = std::min({config.header_timeout, config.idle_timeout,
-                            config.send_timeout});
+  auto shortest = std::min(
+      {config.header_timeout, config.idle_timeout, config.send_timeout});
   // The master pings systemd's watchdog only while every worker ticks.
   if (config.watchdog_interval.count() > 0) {
     shortest = std::min(shortest, config.watchdog_interval);
   }
-  return std::clamp<std::chrono::milliseconds>(
-      shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  return std::clamp<std::chrono::milliseconds>(shortest / 4,
+                                               std::chrono::milliseconds(10),
+                                               std::chrono::milliseconds(1000));
 }
 
 }  // namespace
@@ -77,15 +79,15 @@ Worker::Worker(const Config& config, DocumentRoot root,
       reads_(new AioRead[BlockCount(config)]),
       aio_(config.queue_depth),
       signals_(DaemonSignals()),
-      epoll_(static_cast<int>(CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
+      epoll_(static_cast<int>(
+          CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
       helpers_(config.helper_threads, root_, tid_),
-      cache_(config.file_cache == 0
-                 ? nullptr
-                 : std::make_unique<FileCache>(config.file_cache,
-                                               config.block_size,
-                                               config.file_cache_validity.count())),
-      ctx_{config,       root_,    mime_,    pool_,    aio_, reads_.get(),
-           helpers_,     cache_.get(), counters, waiting_, false, {}},
+      cache_(config.file_cache == 0 ? nullptr
+                                    : std::make_unique<FileCache>(
+                                          config.file_cache, config.block_size,
+                                          config.file_cache_validity.count())),
+      ctx_{config,   root_,        mime_,    pool_,    aio_,  reads_.get(),
+           helpers_, cache_.get(), counters, waiting_, false, {}},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
@@ -110,12 +112,13 @@ Worker::Worker(const Config& config, DocumentRoot root,
     }
     by_fd_[fd] = kListenerTag;
   }
-  timer_ = std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
+  timer_ =
+      std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
   // The fault-injection seam (see ENVIRONMENT in ferryd(8)): the first N
   // file reads that complete fail with EIO, as a failing disk's would.
   if (const char* failures = std::getenv("FERRYD_TEST_FAIL_READS")) {
-    aio_.InjectFailures(static_cast<unsigned>(std::strtoul(failures, nullptr, 10)),
-                        -EIO);
+    aio_.InjectFailures(
+        static_cast<unsigned>(std::strtoul(failures, nullptr, 10)), -EIO);
   }
   completions_.reserve(config.queue_depth);
 }
@@ -139,7 +142,8 @@ int Worker::Run() {
   Set(counters_.accepting, 1);
   epoll_event events[16];
   for (;;) {
-    if (stopping_ && (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
+    if (stopping_ &&
+        (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
       break;
     // Reads the kernel could not take yet (its ring was full) are retried
     // after a millisecond; reads it refused outright complete (with their
@@ -195,7 +199,8 @@ void Worker::DrainSignals() {
       if (signo == SocketSignal()) {
         // Anyone of our user may queue this signal; only the kernel's count.
         if (IsKernelSocketSignal(info)) {
-          OnSocketSignal(info.ssi_fd, static_cast<std::uint32_t>(info.ssi_band));
+          OnSocketSignal(info.ssi_fd,
+                         static_cast<std::uint32_t>(info.ssi_band));
         }
       } else if (signo == kOverflowSignal) {
         Rescan();
@@ -277,10 +282,11 @@ void Worker::AcceptAll(int listener) {
       continue;
     }
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // no-op on unix
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+               sizeof one);  // no-op on unix
     Connection* connection = nullptr;
-    std::uint64_t token =
-        connections_.Add(&connection, [] { return std::make_unique<Connection>(); });
+    std::uint64_t token = connections_.Add(
+        &connection, [] { return std::make_unique<Connection>(); });
     by_fd_[fd] = token;
     Bump(counters_.accepted);
     Set(counters_.open_connections, connections_.live());
@@ -315,7 +321,8 @@ void Worker::Rescan() {
   });
   if (poll(fds.data(), fds.size(), 0) <= 0) return;
   for (const pollfd& fd : fds) {
-    if (fd.revents != 0) OnSocketSignal(fd.fd, static_cast<std::uint32_t>(fd.revents));
+    if (fd.revents != 0)
+      OnSocketSignal(fd.fd, static_cast<std::uint32_t>(fd.revents));
   }
 }
 

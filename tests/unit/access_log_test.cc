@@ -34,12 +34,14 @@ class AccessLogTest : public ::testing::Test {
 };
 
 TEST_F(AccessLogTest, CommonAndCombined) {
-  EXPECT_EQ(Format(Record(), AccessLogFormat::kCommon),
-            "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /a HTTP/1.1\" 200 "
-            "42\n");
-  EXPECT_EQ(Format(Record(), AccessLogFormat::kCombined),
-            "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /a HTTP/1.1\" 200 "
-            "42 \"http://r/\" \"curl\"\n");
+  EXPECT_EQ(
+      Format(Record(), AccessLogFormat::kCommon),
+      "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /a HTTP/1.1\" 200 "
+      "42\n");
+  EXPECT_EQ(
+      Format(Record(), AccessLogFormat::kCombined),
+      "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /a HTTP/1.1\" 200 "
+      "42 \"http://r/\" \"curl\"\n");
 }
 
 TEST_F(AccessLogTest, RequestBytesAreEscapedAndEmptyBodiesAreADash) {
@@ -48,9 +50,10 @@ TEST_F(AccessLogTest, RequestBytesAreEscapedAndEmptyBodiesAreADash) {
   record.request_line = std::string_view(kLine, sizeof kLine - 1);
   record.body_bytes = 0;
   record.user_agent = "";
-  EXPECT_EQ(Format(record, AccessLogFormat::kCombined),
-            "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "
-            "\"GET /\\x22\\x5c\\x01\\xff HTTP/1.1\" 200 - \"http://r/\" \"-\"\n");
+  EXPECT_EQ(
+      Format(record, AccessLogFormat::kCombined),
+      "127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "
+      "\"GET /\\x22\\x5c\\x01\\xff HTTP/1.1\" 200 - \"http://r/\" \"-\"\n");
 }
 
 TEST_F(AccessLogTest, JsonIsOneObjectPerLine) {

@@ -1,10 +1,9 @@
 #include "aio_context.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
@@ -56,7 +55,8 @@ TEST_F(AioContextTest, ReadsCompleteWithTheirTokensAndBytes) {
   AioRead reads[4];
   for (std::uint32_t i = 0; i < 4; ++i) {
     ASSERT_EQ(pool.Acquire(), i);
-    reads[i].Prepare(fd_.get(), pool.Data(i), 4096, i * 4096ull, 100 + i, false);
+    reads[i].Prepare(fd_.get(), pool.Data(i), 4096, i * 4096ull, 100 + i,
+                     false);
     aio.Queue(&reads[i]);
   }
   EXPECT_EQ(aio.Capacity(), 4u);
@@ -70,7 +70,8 @@ TEST_F(AioContextTest, ReadsCompleteWithTheirTokensAndBytes) {
     // The last block holds the file's 100-byte tail: a short read.
     long expected = i < 3 ? 4096 : 100;
     EXPECT_EQ(completion.result, expected);
-    EXPECT_EQ(std::memcmp(pool.Data(i), content_.data() + i * 4096, expected), 0);
+    EXPECT_EQ(std::memcmp(pool.Data(i), content_.data() + i * 4096, expected),
+              0);
   }
   EXPECT_EQ(aio.in_flight(), 0u);
 }
@@ -114,7 +115,8 @@ TEST(AioContext, AnImpossibleDepthSaysWhichSysctlToRaise) {
     AioContext aio(1u << 20);  // more than fs.aio-max-nr's default 65536
     FAIL() << "io_setup accepted 2^20 events";
   } catch (const std::system_error& error) {
-    EXPECT_NE(std::string(error.what()).find("fs.aio-max-nr"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("fs.aio-max-nr"),
+              std::string::npos)
         << error.what();
   }
 }

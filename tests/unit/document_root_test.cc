@@ -1,9 +1,8 @@
 #include "document_root.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <system_error>
@@ -49,7 +48,8 @@ TEST(DocumentRoot, NothingOutsideTheRootCanBeOpened) {
   std::string secret = outside.Write("secret", "out");
   DocumentRoot root(outside.path() + "/root");
   std::filesystem::create_symlink(secret, outside.path() + "/root/absolute");
-  std::filesystem::create_symlink("../secret", outside.path() + "/root/relative");
+  std::filesystem::create_symlink("../secret",
+                                  outside.path() + "/root/relative");
   for (const char* path : {"../secret", "absolute", "relative", "/etc/passwd",
                            "inside/../../secret"}) {
     OpenedFile opened = root.Open(path, false);

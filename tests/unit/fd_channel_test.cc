@@ -1,9 +1,8 @@
 #include "fd_channel.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace ferry {
 namespace {

@@ -1,9 +1,8 @@
 #include "helper_pool.h"
 
 #include <fcntl.h>
-#include <poll.h>
-
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <string>
 #include <vector>

@@ -13,32 +13,46 @@ TEST(Metrics, PerWorkerAndSummedWithBothGenerationsOfAWorkerAsOne) {
   Set(page.worker(1).requests, 7);
   Set(page.worker(2).requests, 1);  // worker 0's next generation
   std::string text = RenderMetrics(page, 2);
-  EXPECT_NE(text.find("# TYPE ferry_requests_total counter\n"), std::string::npos);
-  EXPECT_NE(text.find("ferry_requests_total{worker=\"0\"} 6\n"), std::string::npos);
-  EXPECT_NE(text.find("ferry_requests_total{worker=\"1\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE ferry_requests_total counter\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ferry_requests_total{worker=\"0\"} 6\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ferry_requests_total{worker=\"1\"} 7\n"),
+            std::string::npos);
   EXPECT_NE(text.find("\nferry_requests_total 13\n"), std::string::npos);
-  EXPECT_NE(text.find("# TYPE ferry_open_connections gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE ferry_open_connections gauge\n"),
+            std::string::npos);
 }
 
 TEST(Metrics, TheLoopHistogramIsCumulative) {
   CountersPage page(2);
-  Set(page.worker(0).loop_buckets[0], 3);   // <= 10 us
-  Set(page.worker(0).loop_buckets[2], 2);   // <= 1 ms
-  Set(page.worker(0).loop_buckets[6], 1);   // > 1 s
+  Set(page.worker(0).loop_buckets[0], 3);  // <= 10 us
+  Set(page.worker(0).loop_buckets[2], 2);  // <= 1 ms
+  Set(page.worker(0).loop_buckets[6], 1);  // > 1 s
   Set(page.worker(0).loop_micros, 2'500'000);
   std::string text = RenderMetrics(page, 1);
-  EXPECT_NE(text.find("ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"1e-05\"} 3\n"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find("ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"0.001\"} 5\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"1\"} 5\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"+Inf\"} 6\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"1e-05\"} 3\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          "ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"0.001\"} 5\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"1\"} 5\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "ferry_loop_iteration_seconds_bucket{worker=\"0\",le=\"+Inf\"} 6\n"),
+      std::string::npos);
   EXPECT_NE(text.find("ferry_loop_iteration_seconds_count{worker=\"0\"} 6\n"),
             std::string::npos);
-  EXPECT_NE(text.find("ferry_loop_iteration_seconds_sum{worker=\"0\"} 2.500000\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("ferry_loop_iteration_seconds_sum{worker=\"0\"} 2.500000\n"),
+      std::string::npos);
 }
 
 TEST(Counters, SummaryNamesEveryCounter) {

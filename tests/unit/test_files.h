@@ -16,14 +16,16 @@ class TempDir {
  public:
   TempDir() {
     const char* base = getenv("TMPDIR");
-    std::string pattern = std::string(base ? base : "/var/tmp") + "/ferry-test-XXXXXX";
+    std::string pattern =
+        std::string(base ? base : "/var/tmp") + "/ferry-test-XXXXXX";
     path_ = mkdtemp(pattern.data());
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
   const std::string& path() const { return path_; }
 
   /// Writes `content` to `relative` (parents created) and returns the path.
-  std::string Write(const std::string& relative, const std::string& content) const {
+  std::string Write(const std::string& relative,
+                    const std::string& content) const {
     std::filesystem::path file = std::filesystem::path(path_) / relative;
     std::filesystem::create_directories(file.parent_path());
     int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
