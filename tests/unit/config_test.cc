@@ -655,6 +655,33 @@ TEST(ConfigDocsTest, ReadmeDefaultsAreTheCompiledOnes) {
   ExpectDefaultsMatch(ReadmeOptions(), "README.md");
 }
 
+/// The shipped config file: every setting commented out with its default
+/// ("#name = value"); listen shows examples instead.
+Documented ShippedConfigOptions() {
+  Documented options;
+  std::istringstream in(ReadSource("systemd/ferryd.conf"));
+  const std::regex setting(R"(^#([a-z][a-z-]*) = (.*)$)");
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (!std::regex_match(line, m, setting)) continue;
+    if (m[1] == "listen") {
+      options["listen"] = Parse({}).config.listen.at(0).text;
+      continue;
+    }
+    EXPECT_EQ(options.count(m[1]), 0u) << "ferryd.conf: " << m[1] << " twice";
+    options[m[1]] = m[2];
+  }
+  return options;
+}
+
+TEST(ConfigDocsTest, ShippedConfigShowsEverySettingWithItsDefault) {
+  Documented shipped = ShippedConfigOptions();
+  std::set<std::string> settings = HelpOptions();
+  for (const auto& name : kCommandOnly) settings.erase(name);
+  EXPECT_EQ(Names(shipped), settings);
+  ExpectDefaultsMatch(shipped, "systemd/ferryd.conf");
+}
+
 // Found by fuzz_config: a line with an empty name ("= toor") made Boost
 // throw ambiguous_option out of ParseCommandLine, which ferryd's main does
 // not catch (abort at start-up).
