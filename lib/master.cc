@@ -24,6 +24,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime_types.h"
 #include "privileges.h"
 #include "signals.h"
 #include "system_error.h"
@@ -101,6 +102,9 @@ class Master {
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
   Credentials credentials_;
+  /// Loaded here, before the workers exist, so that no worker loop reads
+  /// /etc/mime.types; they inherit it.
+  MimeTypes mime_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
   std::int64_t next_ping_ms_ = 0;
@@ -168,6 +172,8 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
+  mime_.LoadFile(config_.mime_types);
+  tzset();  // the zone file is read now, not by a worker's localtime_r
   {
     // Every worker will need its own AIO context: ask the kernel for all of
     // them now, so that a too large --queue-depth fails here, in one line
@@ -319,8 +325,8 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096, config_.access_log, std::move(access_file));
-    Worker worker(config_, std::move(root), std::move(mine), std::move(channel),
-                  counters_.worker(slot));
+    Worker worker(config_, std::move(root), mime_, std::move(mine),
+                  std::move(channel), counters_.worker(slot));
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
@@ -394,6 +400,8 @@ void Master::Reload() {
     }
     config_ = std::move(next);
     SetLogLevel(ParseLogLevel(config_.log_level));
+    mime_ = MimeTypes();
+    mime_.LoadFile(config_.mime_types);
     generation_ = 1 - generation_;
     for (unsigned i = 0; i < workers_; ++i)
       StartWorker(generation_ * workers_ + i);

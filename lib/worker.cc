@@ -68,13 +68,14 @@ std::chrono::milliseconds TickPeriod(const Config& config) {
 
 }  // namespace
 
-Worker::Worker(const Config& config, DocumentRoot root,
+Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                std::vector<WorkerListener> listeners, UniqueFd master_channel,
                WorkerCounters& counters)
     : config_(config),
       counters_(counters),
       tid_(CurrentThreadId()),
       root_(std::move(root)),
+      mime_(mime),
       pool_(config.block_size, BlockCount(config)),
       reads_(new AioRead[BlockCount(config)]),
       aio_(config.queue_depth),
@@ -92,8 +93,6 @@ Worker::Worker(const Config& config, DocumentRoot root,
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
       by_fd_(DescriptorLimit(), 0) {
-  mime_.LoadFile(config.mime_types);
-  tzset();  // now, so that the access log's localtime_r reads no zone file
   ctx_.access_log = LogRing::AccessLogEnabled();
   ctx_.access_log_format = ParseAccessLogFormat(config.access_log_format);
   ctx_.limits.max_request_line = config.max_request_line;

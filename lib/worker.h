@@ -38,11 +38,12 @@ struct WorkerListener {
 class Worker {
  public:
   /// Sets everything up (pool, AIO context, helpers, timer) around `root`,
-  /// opened by the caller (before dropping privileges), taking
+  /// opened by the caller (before dropping privileges), with the MIME table
+  /// the master loaded (no file is read here), taking
   /// descriptors the master sends on `master_channel` (an FdChannel); throws
   /// std::system_error on failure. Must run in the thread that will call
   /// Run(), with DaemonSignals() blocked.
-  Worker(const Config& config, DocumentRoot root,
+  Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
          std::vector<WorkerListener> listeners, UniqueFd master_channel,
          WorkerCounters& counters);
   ~Worker();
@@ -75,7 +76,7 @@ class Worker {
   WorkerCounters& counters_;
   pid_t tid_;
   DocumentRoot root_;
-  MimeTypes mime_;
+  const MimeTypes& mime_;
   BufferPool pool_;
   std::unique_ptr<AioRead[]> reads_;
   AioContext aio_;
