@@ -599,6 +599,18 @@ def raise_nofile_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def make_random_tree(base: Path, sizes: dict[str, int]) -> tuple[Path, dict[str, bytes]]:
+    """base/root with hello.txt and a random file of each size (seeded by
+    its size); returns the root and {url path: contents}."""
+    root = base / "root"
+    root.mkdir()
+    files = {"/hello.txt": HELLO}
+    (root / "hello.txt").write_bytes(HELLO)
+    for name, size in sizes.items():
+        files[f"/{name}"] = write_random(root / name, size, seed=size)
+    return root, files
+
+
 def write_random(path: Path, size: int, seed: int | None = None) -> bytes:
     """Writes `size` random bytes to `path` and returns them."""
     data = os.urandom(size) if seed is None else _seeded(size, seed)

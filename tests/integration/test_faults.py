@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness import (HELLO, Reader, build_request, ferryd_path, read_response,
-                     sha256, wait_until, write_random)
+                     make_random_tree, sha256, wait_until, write_random)
 
 MIB = 1 << 20
 BIG = 64 * MIB
@@ -28,13 +28,8 @@ BIG = 64 * MIB
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults") / "root"
-    root.mkdir()
-    files = {"/hello.txt": HELLO}
-    (root / "hello.txt").write_bytes(HELLO)
-    for name, size in [("s100k", 100_000), ("m4", 4 * MIB + 1)]:
-        files[f"/{name}.bin"] = write_random(root / f"{name}.bin", size, seed=size)
-    return root, files
+    return make_random_tree(tmp_path_factory.mktemp("faults"),
+                            {"s100k.bin": 100_000, "m4.bin": 4 * MIB + 1})
 
 
 def fetch_all(ferry, paths: list[str]) -> list[tuple[int | None, bytes, bool, str]]:

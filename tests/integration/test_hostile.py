@@ -28,7 +28,7 @@ import pytest
 
 from harness import (HELLO, SECRET_MARKER, Reader, build_request, holds_socket,
                      raise_nofile_limit, read_response, server_socket_inode, sha256,
-                     wait_until, write_random)
+                     make_random_tree, wait_until, write_random)
 
 MIB = 1 << 20
 BIG = 64 * MIB
@@ -37,12 +37,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile") / "root"
-    root.mkdir()
-    files = {"/hello.txt": HELLO}
-    (root / "hello.txt").write_bytes(HELLO)
-    for name, size in [("s100k", 100_000), ("m1", MIB + 5), ("m16", 16 * MIB + 3)]:
-        files[f"/{name}.bin"] = write_random(root / f"{name}.bin", size, seed=size)
+    root, files = make_random_tree(
+        tmp_path_factory.mktemp("hostile"),
+        {"s100k.bin": 100_000, "m1.bin": MIB + 5, "m16.bin": 16 * MIB + 3})
     files["/big.bin"] = write_random(root / "big.bin", BIG, seed=64)
     return root, files
 
