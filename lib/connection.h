@@ -138,7 +138,9 @@ class Connection {
   void SubmitRead(const Slot& slot, ServingContext& ctx);
   void SubmitToHelper(const Slot& slot, ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
-  int GatherIovecs(const BufferPool& pool, iovec* iov) const;
+  int GatherIovecs(const BufferPool& pool, iovec* iov,
+                   bool* sendfile_next) const;
+  ssize_t SendfileCached();
   void Consume(std::uint64_t bytes, ServingContext& ctx);
   void SelectFilePiece(std::size_t from);
   void FinishResponse(ServingContext& ctx);
@@ -182,7 +184,7 @@ class Connection {
   // The response: from file_ through the read-ahead window, or from a
   // cached copy of the whole file.
   UniqueFd file_;
-  std::shared_ptr<const std::string> cached_body_;
+  std::shared_ptr<const CachedBytes> cached_body_;
   bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
   FileStatus file_status_;
   ResponseLayout layout_;

@@ -2,6 +2,7 @@
 // pieces go out in order, the file's through a read-ahead window of pool
 // blocks that AIO (or a helper) fills; see connection.h.
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -199,7 +200,11 @@ void Connection::OnBlockAvailable(ServingContext& ctx) {
   FillWindow(ctx);
 }
 
-int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
+// Gathers what goes out next by sendmsg(). Stops before a cached file
+// piece that leaves by sendfile(), and says so in `sendfile_next`.
+int Connection::GatherIovecs(const BufferPool& pool, iovec* iov,
+                             bool* sendfile_next) const {
+  *sendfile_next = false;
   int n = 0;
   // Text (the head, a part head) waits for the file bytes that follow it,
   // so that a small response leaves in one sendmsg and one segment.
@@ -214,6 +219,11 @@ int Connection::GatherIovecs(const BufferPool& pool, iovec* iov) const {
       continue;
     }
     if (cached_body_) {
+      if (cached_body_->fd() >= 0 &&
+          piece.length - done >= CachedBytes::kSendfileMin) {
+        *sendfile_next = true;
+        break;
+      }
       iov[n++] = {const_cast<char*>(cached_body_->data()) + piece.offset + done,
                   piece.length - done};
       gathered_file_bytes = true;
@@ -244,12 +254,22 @@ void Connection::OnWritable(ServingContext& ctx) {
     FillWindow(ctx);  // its blocks may have been reclaimed
   iovec iov[kMaxIovecs];
   for (;;) {
-    int count = GatherIovecs(ctx.pool, iov);
-    if (count == 0) break;
-    msghdr message{};
-    message.msg_iov = iov;
-    message.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n = sendmsg(socket_.get(), &message, MSG_NOSIGNAL);
+    bool sendfile_next = false;
+    int count = GatherIovecs(ctx.pool, iov, &sendfile_next);
+    ssize_t n = 0;
+    if (count > 0) {
+      msghdr message{};
+      message.msg_iov = iov;
+      message.msg_iovlen = static_cast<std::size_t>(count);
+      // MSG_MORE holds a head back for the file bytes sendfile() adds, so
+      // that a small response still leaves in one segment.
+      n = sendmsg(socket_.get(), &message,
+                  MSG_NOSIGNAL | (sendfile_next ? MSG_MORE : 0));
+    } else if (sendfile_next) {
+      n = SendfileCached();
+    } else {
+      break;
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -270,6 +290,15 @@ void Connection::OnWritable(ServingContext& ctx) {
     FillWindow(ctx);
   }
   if (piece_index_ >= layout_.pieces.size()) FinishResponse(ctx);
+}
+
+// Sends the rest of the current piece, a cached file's bytes, from its
+// memory file.
+ssize_t Connection::SendfileCached() {
+  const Piece& piece = layout_.pieces[piece_index_];
+  off_t offset = static_cast<off_t>(piece.offset + piece_done_);
+  return sendfile(socket_.get(), cached_body_->fd(), &offset,
+                  piece.length - piece_done_);
 }
 
 void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {

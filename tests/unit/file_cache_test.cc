@@ -1,11 +1,24 @@
 #include "file_cache.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 
 namespace ferry {
 namespace {
+
+std::string Text(const CachedBytes& bytes) {
+  return std::string(bytes.data(), bytes.size());
+}
+
+// What sendfile() would send: the memory file's own contents.
+std::string MemoryFileText(const CachedBytes& bytes) {
+  std::string text(bytes.size(), '\0');
+  EXPECT_EQ(pread(bytes.fd(), text.data(), text.size(), 0),
+            static_cast<ssize_t>(text.size()));
+  return text;
+}
 
 FileStatus Status(std::uint64_t size, std::uint64_t inode = 1) {
   FileStatus status;
@@ -21,7 +34,7 @@ TEST(FileCache, FindsWhatWasInsertedAndNothingElse) {
   cache.Insert("a.txt", Status(100), data.data(), 100, 0);
   CachedFile* entry = cache.Find("a.txt");
   ASSERT_NE(entry, nullptr);
-  EXPECT_EQ(*entry->bytes, data);
+  EXPECT_EQ(Text(*entry->bytes), data);
   EXPECT_EQ(cache.Find("b.txt"), nullptr);
   EXPECT_EQ(cache.used(), 100u);
 }
@@ -57,7 +70,36 @@ TEST(FileCache, EvictionDoesNotPullBytesFromUnderAReader) {
   std::string other(100, 'o');
   cache.Insert("b", Status(100), other.data(), 100, 0);
   EXPECT_EQ(cache.Find("a"), nullptr);
-  EXPECT_EQ(*held, data);
+  EXPECT_EQ(Text(*held), data);
+}
+
+TEST(FileCache, SmallFilesAreCopiedLargerOnesGoByMemoryFile) {
+  constexpr std::uint64_t kMin = CachedBytes::kSendfileMin;
+  FileCache cache(4 * kMin, 2 * kMin, 1000);
+  std::string small(kMin - 1, 's');
+  std::string large(kMin, 'L');
+  large[kMin / 2] = 'x';
+  ASSERT_TRUE(cache.Insert("small", Status(small.size()), small.data(),
+                           small.size(), 0));
+  ASSERT_TRUE(cache.Insert("large", Status(large.size()), large.data(),
+                           large.size(), 0));
+  EXPECT_EQ(cache.Find("small")->bytes->fd(), -1);
+  const CachedBytes& bytes = *cache.Find("large")->bytes;
+  ASSERT_GE(bytes.fd(), 0);
+  EXPECT_EQ(Text(bytes), large);
+  EXPECT_EQ(MemoryFileText(bytes), large);
+}
+
+TEST(FileCache, AnEvictedMemoryFileStaysWholeForItsReader) {
+  constexpr std::uint64_t kMin = CachedBytes::kSendfileMin;
+  FileCache cache(kMin, kMin, 1000);
+  std::string first(kMin, '1'), second(kMin, '2');
+  cache.Insert("a", Status(kMin), first.data(), kMin, 0);
+  auto held = cache.Find("a")->bytes;
+  cache.Insert("b", Status(kMin), second.data(), kMin, 0);
+  EXPECT_EQ(cache.Find("a"), nullptr);
+  EXPECT_EQ(MemoryFileText(*held), first);
+  EXPECT_EQ(Text(*cache.Find("b")->bytes), second);
 }
 
 TEST(FileCache, FreshnessLastsTheValidity) {
@@ -86,7 +128,7 @@ TEST(FileCache, ReinsertingReplacesAndEraseForgets) {
   std::string one(10, '1'), two(20, '2');
   cache.Insert("a", Status(10), one.data(), 10, 0);
   cache.Insert("a", Status(20), two.data(), 20, 0);
-  EXPECT_EQ(*cache.Find("a")->bytes, two);
+  EXPECT_EQ(Text(*cache.Find("a")->bytes), two);
   EXPECT_EQ(cache.used(), 20u);
   cache.Erase("a");
   EXPECT_EQ(cache.Find("a"), nullptr);
