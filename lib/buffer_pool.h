@@ -8,14 +8,15 @@
 namespace ferry {
 
 /// A fixed number of equal blocks, page-aligned (so any O_DIRECT memory
-/// alignment up to a page holds), faulted in at construction so that using
+/// alignment up to a page holds), in transparent huge pages where the
+/// kernel allows, faulted in at construction so that using
 /// them never page-faults. Never grows: when no block is free, Acquire()
 /// says so and the caller waits (backpressure). Loop thread only.
 class BufferPool {
  public:
   static constexpr std::uint32_t kNone = UINT32_MAX;
 
-  /// Maps block_size * block_count bytes with MAP_POPULATE. Throws
+  /// Maps block_size * block_count bytes and faults them in. Throws
   /// std::system_error.
   BufferPool(std::size_t block_size, std::uint32_t block_count);
   ~BufferPool();
