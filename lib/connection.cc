@@ -62,6 +62,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   requests_ = 0;
   waiting_for_block_ = false;
   want_write_ = false;
+  resume_queued_ = false;
   close_after_response_ = false;
   state_ = State::kReadingRequest;
   deadline_ms_ = ctx.now_ms + ctx.config.idle_timeout.count();

@@ -29,6 +29,17 @@ void CountStatus(int status, WorkerCounters& counters) {
   }
 }
 
+// Shortens iov[0, count) to at most `limit` bytes; returns how many remain.
+std::size_t TrimIovecs(iovec* iov, int count, std::uint64_t limit) {
+  std::size_t n = 0;
+  while (n < static_cast<std::size_t>(count) && limit > 0) {
+    iov[n].iov_len = std::min<std::uint64_t>(iov[n].iov_len, limit);
+    limit -= iov[n].iov_len;
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 // ---- kStreaming ------------------------------------------------------------
@@ -195,6 +206,11 @@ void Connection::OnReadDone(std::uint32_t block, long result,
   }
 }
 
+void Connection::ResumeTurn(ServingContext& ctx) {
+  resume_queued_ = false;
+  if (!want_write_) OnWritable(ctx);
+}
+
 void Connection::OnBlockAvailable(ServingContext& ctx) {
   waiting_for_block_ = false;
   FillWindow(ctx);
@@ -253,20 +269,29 @@ void Connection::OnWritable(ServingContext& ctx) {
   if (window_count_ == 0)
     FillWindow(ctx);  // its blocks may have been reclaimed
   iovec iov[kMaxIovecs];
+  std::uint64_t turn_left = kTurnBytes;
   for (;;) {
+    if (turn_left == 0) {
+      Bump(ctx.counters.turns_yielded);
+      if (!resume_queued_) {
+        resume_queued_ = true;
+        ctx.resume.push_back(token_);
+      }
+      return;
+    }
     bool sendfile_next = false;
     int count = GatherIovecs(ctx.pool, iov, &sendfile_next);
     ssize_t n = 0;
     if (count > 0) {
       msghdr message{};
       message.msg_iov = iov;
-      message.msg_iovlen = static_cast<std::size_t>(count);
+      message.msg_iovlen = TrimIovecs(iov, count, turn_left);
       // MSG_MORE holds a head back for the file bytes sendfile() adds, so
       // that a small response still leaves in one segment.
       n = sendmsg(socket_.get(), &message,
                   MSG_NOSIGNAL | (sendfile_next ? MSG_MORE : 0));
     } else if (sendfile_next) {
-      n = SendfileCached();
+      n = SendfileCached(turn_left);
     } else {
       break;
     }
@@ -283,6 +308,7 @@ void Connection::OnWritable(ServingContext& ctx) {
       return;
     }
     Bump(ctx.counters.bytes_sent, static_cast<std::uint64_t>(n));
+    turn_left -= std::min(turn_left, static_cast<std::uint64_t>(n));
     response_sent_ += static_cast<std::uint64_t>(n);
     deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
     Consume(static_cast<std::uint64_t>(n), ctx);
@@ -292,13 +318,13 @@ void Connection::OnWritable(ServingContext& ctx) {
   if (piece_index_ >= layout_.pieces.size()) FinishResponse(ctx);
 }
 
-// Sends the rest of the current piece, a cached file's bytes, from its
-// memory file.
-ssize_t Connection::SendfileCached() {
+// Sends (up to `limit` bytes of) the rest of the current piece, a cached
+// file's bytes, from its memory file.
+ssize_t Connection::SendfileCached(std::uint64_t limit) {
   const Piece& piece = layout_.pieces[piece_index_];
   off_t offset = static_cast<off_t>(piece.offset + piece_done_);
   return sendfile(socket_.get(), cached_body_->fd(), &offset,
-                  piece.length - piece_done_);
+                  std::min(limit, piece.length - piece_done_));
 }
 
 void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {

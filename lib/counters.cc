@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[25] = {
+const CounterField kCounterFields[26] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -61,6 +61,9 @@ const CounterField kCounterFields[25] = {
      &WorkerCounters::cache_hits},
     {"cache_misses", "Cacheable files read from disk.", false,
      &WorkerCounters::cache_misses},
+    {"turns_yielded",
+     "Sends paused after a turn's budget so that other clients go first.",
+     false, &WorkerCounters::turns_yielded},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

@@ -87,8 +87,9 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                                     : std::make_unique<FileCache>(
                                           config.file_cache, config.block_size,
                                           config.file_cache_validity.count())),
-      ctx_{config,   root_,        mime_,    pool_,    aio_,  reads_.get(),
-           helpers_, cache_.get(), counters, waiting_, false, {}},
+      ctx_{config,   root_,        mime_,    pool_,    aio_,    reads_.get(),
+           helpers_, cache_.get(), counters, waiting_, resume_, false,
+           {}},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
@@ -147,7 +148,11 @@ int Worker::Run() {
     // Reads the kernel could not take yet (its ring was full) are retried
     // after a millisecond; reads it refused outright complete (with their
     // error) at once; otherwise the loop sleeps until an event.
-    int timeout = aio_.HasRejected() ? 0 : aio_.HasQueued() ? 1 : -1;
+    // Connections that yielded their turn go on once pending events had
+    // theirs.
+    int timeout = aio_.HasRejected() || !resume_.empty() ? 0
+                  : aio_.HasQueued()                     ? 1
+                                                         : -1;
     int n = epoll_wait(epoll_.get(), events, 16, timeout);
     if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
     std::int64_t woke_us = MonotonicMicros();
@@ -166,6 +171,7 @@ int Worker::Run() {
     ReapReads();
     TakeHelperResults();
     WakeWaiters();
+    ResumeTurns();
     aio_.Submit();
     CountIteration(MonotonicMicros() - woke_us);
   }
@@ -414,6 +420,19 @@ void Worker::ServeWaiters() {
     connection->OnBlockAvailable(ctx_);
     ForgetIfClosed(token, connection);
   }
+}
+
+void Worker::ResumeTurns() {
+  // Only those queued before now: one that yields again waits for the next
+  // iteration, after the events that arrive meanwhile.
+  resume_taken_.swap(resume_);
+  for (std::uint64_t token : resume_taken_) {
+    Connection* connection = connections_.Find(token);
+    if (connection == nullptr) continue;
+    connection->ResumeTurn(ctx_);
+    ForgetIfClosed(token, connection);
+  }
+  resume_taken_.clear();
 }
 
 }  // namespace ferry

@@ -64,6 +64,7 @@ class Worker {
   void TakeHelperResults();
   void WakeWaiters();
   void ServeWaiters();
+  void ResumeTurns();
   void ForgetIfClosed(std::uint64_t token, Connection* connection);
   void Watch(int fd, std::uint64_t tag, std::uint32_t events);
 
@@ -85,6 +86,8 @@ class Worker {
   HelperPool helpers_;
   std::unique_ptr<FileCache> cache_;
   std::deque<std::uint64_t> waiting_;
+  std::vector<std::uint64_t> resume_;        ///< see ServingContext::resume
+  std::vector<std::uint64_t> resume_taken_;  ///< this iteration's share
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;
   std::vector<WorkerListener> listeners_;
