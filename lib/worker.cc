@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -153,6 +154,9 @@ int Worker::Run() {
     int timeout = aio_.HasRejected() || !resume_.empty() ? 0
                   : aio_.HasQueued()                     ? 1
                                                          : -1;
+    // No sleeping while a waiter could have a block: nothing would wake it.
+    assert(timeout == 0 || waiting_.empty() || pool_.free_count() == 0 ||
+           aio_.Capacity() == 0);
     int n = epoll_wait(epoll_.get(), events, 16, timeout);
     if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
     std::int64_t woke_us = MonotonicMicros();
@@ -170,8 +174,8 @@ int Worker::Run() {
     }
     ReapReads();
     TakeHelperResults();
-    WakeWaiters();
     ResumeTurns();
+    WakeWaiters();  // last: everything above may have released blocks
     aio_.Submit();
     CountIteration(MonotonicMicros() - woke_us);
   }
