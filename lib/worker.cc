@@ -320,8 +320,8 @@ void Worker::Rescan() {
   // some socket signals were lost and the kernel sent SIGIO instead
   // (fcntl(2), F_SETSIG). poll() every socket we own and act on what it says.
   Bump(counters_.overflow_rescans);
-  std::vector<pollfd> fds;
-  fds.reserve(connections_.live() + listeners_.size());
+  std::vector<pollfd>& fds = rescan_fds_;  // kept: a flood overflows often
+  fds.clear();
   for (const WorkerListener& listener : listeners_) {
     if (!listener.shared) fds.push_back({listener.fd.get(), POLLIN, 0});
   }

@@ -2,6 +2,7 @@
 // One worker process: its loop and everything the loop owns (DESIGN.md,
 // "One worker's loop").
 
+#include <poll.h>
 #include <sys/epoll.h>
 
 #include <cstdint>
@@ -96,6 +97,7 @@ class Worker {
   std::unique_ptr<IntervalTimer> timer_;
   std::vector<AioCompletion> completions_;
   std::vector<HelperJob> finished_jobs_;
+  std::vector<pollfd> rescan_fds_;
   bool accept_paused_ = false;
   bool stopping_ = false;
   std::int64_t stop_deadline_ms_ = 0;

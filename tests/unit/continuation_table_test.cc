@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <vector>
 
 namespace ferry {
 namespace {
@@ -71,6 +73,45 @@ TEST(ContinuationTable, ForEachVisitsLiveObjectsAndAllowsRemoval) {
   });
   EXPECT_EQ(visited, 2);
   EXPECT_EQ(table.live(), 0u);
+}
+
+TEST(ContinuationTable, ForEachVisitsExactlyTheLiveAfterMixedAddsAndRemoves) {
+  ContinuationTable<Thing> table(64);
+  Thing* thing = nullptr;
+  std::set<std::uint64_t> live;
+  std::vector<std::uint64_t> order;
+  for (int i = 0; i < 64; ++i) order.push_back(table.Add(&thing, MakeThing));
+  // Remove every third, in an order unlike the adds, then refill some.
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    std::size_t pick = (i * 37) % order.size();
+    if (pick % 3 == 0) table.Remove(order[pick]);
+  }
+  for (std::uint64_t token : order) {
+    if (table.Find(token) != nullptr) live.insert(token);
+  }
+  for (int i = 0; i < 5; ++i) live.insert(table.Add(&thing, MakeThing));
+  std::set<std::uint64_t> visited;
+  table.ForEach([&](std::uint64_t token, Thing& object) {
+    EXPECT_EQ(table.Find(token), &object);
+    EXPECT_TRUE(visited.insert(token).second) << "visited twice";
+  });
+  EXPECT_EQ(visited, live);
+  EXPECT_EQ(table.live(), live.size());
+}
+
+TEST(ContinuationTable, ObjectsAddedDuringForEachWaitForTheNextWalk) {
+  ContinuationTable<Thing> table(8);
+  Thing* thing = nullptr;
+  table.Add(&thing, MakeThing);
+  table.Add(&thing, MakeThing);
+  int visited = 0;
+  table.ForEach([&](std::uint64_t token, Thing&) {
+    ++visited;
+    table.Add(&thing, MakeThing);  // an accept during a walk
+    table.Remove(token);
+  });
+  EXPECT_EQ(visited, 2);
+  EXPECT_EQ(table.live(), 2u);
 }
 
 }  // namespace
