@@ -1,21 +1,12 @@
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <sys/un.h>
-
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <limits>
-#include <map>
 #include <set>
 #include <sstream>
 #include <utility>
+
+#include "config_file.h"
 
 namespace ferry {
 namespace {
@@ -28,60 +19,11 @@ constexpr std::uint64_t kGiB = kMiB * 1024;
 constexpr unsigned kMaxWorkers = 4096;
 constexpr std::uint64_t kMaxBufferMemory = 1024 * kGiB;
 constexpr const char* kDefaultListen = "127.0.0.1:8080";
-constexpr const char* kListenForms =
-    "HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH";
 constexpr const char* kDurationForms = "(e.g. 500ms, 30s, 5m, 1h)";
 const std::vector<std::string> kLogLevels = {"error", "warning", "notice",
                                              "info", "debug"};
 
 std::string Flag(const std::string& name) { return "--" + name; }
-
-/// "256K" for 262144: the largest unit that divides the value exactly.
-std::string FormatByteSize(std::uint64_t bytes) {
-  for (auto [unit, suffix] : {std::pair{kGiB, "G"}, {kMiB, "M"}, {kKiB, "K"}}) {
-    if (bytes != 0 && bytes % unit == 0) {
-      return std::to_string(bytes / unit) + suffix;
-    }
-  }
-  return std::to_string(bytes);
-}
-
-/// "10s" for 10000 ms, "250ms" for 250 ms: whole seconds when exact.
-std::string FormatDuration(Milliseconds time) {
-  const auto ms = time.count();
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-/// Splits "123abc" into 123 and "abc"; throws when there are no digits or
-/// the number overflows.
-std::pair<std::uint64_t, std::string> SplitNumber(const std::string& text) {
-  std::uint64_t value = 0;
-  std::size_t i = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    const unsigned digit = text[i] - '0';
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      throw std::invalid_argument("number too large: " + text);
-    }
-    value = value * 10 + digit;
-  }
-  if (i == 0) throw std::invalid_argument("not a number: " + text);
-  return {value, Lower(text.substr(i))};
-}
-
-std::uint64_t Scale(std::uint64_t value, std::uint64_t unit,
-                    const std::string& text) {
-  if (value > std::numeric_limits<std::uint64_t>::max() / unit) {
-    throw std::invalid_argument("too large: " + text);
-  }
-  return value * unit;
-}
 
 po::typed_value<std::string>* Text(const char* arg, const std::string& def) {
   return po::value<std::string>()->value_name(arg)->default_value(def);
@@ -168,83 +110,6 @@ po::options_description CommandOptions() {
   return o;
 }
 
-/// Where each setting of the config file is, for messages.
-struct ConfigFile {
-  std::string path;
-  std::multimap<std::string, std::pair<int, std::string>> lines;
-
-  /// "FILE:LINE: " for `name` (= `value` when given), "" when absent.
-  std::string Where(const std::string& name, const std::string& value) const {
-    auto [first, last] = lines.equal_range(name);
-    for (auto it = first; it != last; ++it) {
-      if (value.empty() || it->second.second == value) {
-        return path + ":" + std::to_string(it->second.first) + ": ";
-      }
-    }
-    return first == last ? "" : Where(name, "");
-  }
-};
-
-std::string Trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r") + 1 - begin);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw ConfigError("--config: cannot read '" + path +
-                      "': " + std::strerror(EISDIR));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError("--config: cannot read '" + path +
-                      "': " + std::strerror(errno));
-  }
-  std::string text{std::istreambuf_iterator<char>(in), {}};
-  if (in.bad()) {
-    throw ConfigError("--config: cannot read '" + path + "': read error");
-  }
-  return text;
-}
-
-/// Checks the file's lines as Boost will read them, so that errors carry a
-/// line number (Boost's own messages have none).
-ConfigFile ScanConfigFile(const std::string& path, const std::string& text,
-                          const po::options_description& settings) {
-  ConfigFile file{path, {}};
-  std::istringstream in(text);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    const std::string where = path + ":" + std::to_string(number) + ": ";
-    line = Trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    const auto equals = line.find('=');
-    if (line.front() == '[' || equals == std::string::npos) {
-      throw ConfigError(where + "expected 'name = value', got '" + line + "'");
-    }
-    const std::string name = Trim(line.substr(0, equals));
-    const std::string value = Trim(line.substr(equals + 1));
-    // GOTCHA: Boost matches "" against every option without a short name
-    // and throws ambiguous_option, which is no ConfigError.
-    if (name.empty()) {
-      throw ConfigError(where + "expected 'name = value', got '" + line + "'");
-    }
-    if (settings.find_nothrow(name, false) == nullptr) {
-      throw ConfigError(where + "unknown option '" + name + "'");
-    }
-    if (value.empty()) throw ConfigError(where + Flag(name) + ": no value");
-    if (const auto first = file.lines.find(name);
-        name != "listen" && first != file.lines.end()) {
-      throw ConfigError(where + Flag(name) + ": given twice (first on line " +
-                        std::to_string(first->second.first) + ")");
-    }
-    file.lines.emplace(name, std::pair{number, value});
-  }
-  return file;
-}
-
 /// Turns the variables map into a validated Config. Every error names the
 /// flag, and the file and line when the value came from the config file.
 class Validator {
@@ -272,9 +137,7 @@ class Validator {
     const std::string text = vm_[name].as<std::string>();
     std::uint64_t value = 0;
     try {
-      auto [number, rest] = SplitNumber(text);
-      if (!rest.empty()) throw std::invalid_argument(text);
-      value = number;
+      value = ParseCount(text);
     } catch (const std::invalid_argument&) {
       value = std::uint64_t{high} + 1;
     }
@@ -462,86 +325,6 @@ void CheckArgumentsAreNotOptions(const po::parsed_options& parsed) {
 
 }  // namespace
 
-ListenAddress ParseListenAddress(const std::string& text) {
-  ListenAddress address;
-  address.text = text;
-  auto fail = [&](const std::string& problem) {
-    throw ConfigError("--listen: '" + text + "' " + problem);
-  };
-  if (text.rfind("unix:", 0) == 0) {
-    address.kind = ListenAddress::Kind::kUnix;
-    address.path = text.substr(5);
-    if (address.path.empty()) fail("has no socket path after 'unix:'");
-    if (address.path.size() >= sizeof(sockaddr_un::sun_path)) {
-      fail("has a socket path longer than " +
-           std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
-    }
-    return address;
-  }
-  std::string port = text;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find("]:");
-    if (close == std::string::npos) fail(std::string("is not ") + kListenForms);
-    address.host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-    in6_addr v6;
-    if (inet_pton(AF_INET6, address.host.c_str(), &v6) != 1) {
-      fail("has no IPv6 address in brackets (names are not resolved)");
-    }
-  } else if (const auto colon = text.rfind(':'); colon != std::string::npos) {
-    address.host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    in_addr v4;
-    if (address.host.find(':') != std::string::npos) {
-      fail("needs brackets around an IPv6 address, as in [::1]:8080");
-    }
-    if (!address.host.empty() &&
-        inet_pton(AF_INET, address.host.c_str(), &v4) != 1) {
-      fail("has no IPv4 address before the port (names are not resolved)");
-    }
-  }
-  const bool digits = !port.empty() && port.size() <= 5 &&
-                      std::all_of(port.begin(), port.end(),
-                                  [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits || std::stoul(port) > 65535) {
-    fail("has no port from 0 to 65535 (forms: " + std::string(kListenForms) +
-         ")");
-  }
-  address.port = static_cast<std::uint16_t>(std::stoul(port));
-  return address;
-}
-
-std::uint64_t ParseByteSize(const std::string& text) {
-  auto [value, unit] = SplitNumber(text);
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
-  if (unit.empty()) return value;
-  if (unit == "k") return Scale(value, kKiB, text);
-  if (unit == "m") return Scale(value, kMiB, text);
-  if (unit == "g") return Scale(value, kGiB, text);
-  throw std::invalid_argument("not a size: " + text);
-}
-
-Milliseconds ParseDuration(const std::string& text) {
-  auto [value, unit] = SplitNumber(text);
-  std::uint64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit.empty() || unit == "s") {
-    scale = 1'000;
-  } else if (unit == "m") {
-    scale = 60'000;
-  } else if (unit == "h") {
-    scale = 3'600'000;
-  } else {
-    throw std::invalid_argument("not a duration: " + text);
-  }
-  const std::uint64_t ms = Scale(value, scale, text);
-  if (ms > static_cast<std::uint64_t>(Milliseconds::max().count())) {
-    throw std::invalid_argument("too long: " + text);
-  }
-  return Milliseconds(static_cast<Milliseconds::rep>(ms));
-}
-
 Invocation ParseCommandLine(int argc, const char* const* argv) {
   const po::options_description settings = SettingOptions();
   po::options_description command_line;
@@ -590,7 +373,7 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
   if (vm.count("config") != 0) {
     file.path = vm["config"].as<std::string>();
     if (file.path.empty()) throw ConfigError("--config: '' is not a file name");
-    const std::string text = ReadFile(file.path);
+    const std::string text = ReadConfigFile(file.path);
     file = ScanConfigFile(file.path, text, settings);
     std::istringstream in(text);
     try {

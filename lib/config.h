@@ -1,6 +1,7 @@
 #pragma once
 // ferryd's options: parsed from the command line and an optional config file
 // (same names), validated, and printable as the effective configuration.
+// config_values.cc holds the syntax of values, config_file.cc the file's.
 
 #include <chrono>
 #include <cstdint>
@@ -99,6 +100,9 @@ std::string HelpText();
 /// The effective configuration in config-file syntax ("name = value").
 std::string DescribeConfig(const Config& config);
 
+/// "128" -> 128: digits only, no unit. Throws std::invalid_argument.
+std::uint64_t ParseCount(const std::string& text);
+
 /// "64M" -> 67108864 (K, M, G are powers of 1024; a trailing B allowed).
 /// Throws std::invalid_argument.
 std::uint64_t ParseByteSize(const std::string& text);
@@ -106,5 +110,11 @@ std::uint64_t ParseByteSize(const std::string& text);
 /// "250ms", "10s", "5m", "1h", or a plain number of seconds.
 /// Throws std::invalid_argument.
 Milliseconds ParseDuration(const std::string& text);
+
+/// "256K" for 262144: the largest unit that divides the value exactly.
+std::string FormatByteSize(std::uint64_t bytes);
+
+/// "10s" for 10000 ms, "250ms" for 250 ms: whole seconds when exact.
+std::string FormatDuration(Milliseconds time);
 
 }  // namespace ferry
