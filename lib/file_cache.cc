@@ -7,28 +7,42 @@
 
 namespace ferry {
 
+namespace {
+
+// A read-only shared mapping of a new memory file holding `size` bytes of
+// `data`, or nullptr (no descriptor or memory left).
+void* MapMemoryFile(const char* data, std::uint64_t size, UniqueFd* file) {
+  UniqueFd fd(memfd_create("ferry-cache", MFD_CLOEXEC));
+  if (!fd || ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return nullptr;
+  }
+  void* mapping =
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (mapping == MAP_FAILED) return nullptr;
+  std::memcpy(mapping, data, size);
+  // Read-only from here on: pages a socket still holds must never change.
+  mprotect(mapping, size, PROT_READ);
+  *file = std::move(fd);
+  return mapping;
+}
+
+}  // namespace
+
 std::shared_ptr<const CachedBytes> CachedBytes::Copy(const char* data,
-                                                     std::uint64_t size) {
+                                                     std::uint64_t size,
+                                                     bool memory_file) {
   std::shared_ptr<CachedBytes> bytes(new CachedBytes());
   bytes->size_ = size;
-  if (size < kSendfileMin) {
-    bytes->heap_ = std::make_unique_for_overwrite<char[]>(size);
-    std::memcpy(bytes->heap_.get(), data, size);
-    bytes->data_ = bytes->heap_.get();
-    return bytes;
+  if (memory_file && size >= kSendfileMin) {
+    bytes->mapping_ = MapMemoryFile(data, size, &bytes->memory_file_);
+    if (bytes->mapping_ != nullptr) {
+      bytes->data_ = static_cast<const char*>(bytes->mapping_);
+      return bytes;
+    }
   }
-  bytes->memory_file_.Reset(memfd_create("ferry-cache", MFD_CLOEXEC));
-  if (!bytes->memory_file_) return nullptr;
-  const int fd = bytes->memory_file_.get();
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return nullptr;
-  void* writable =
-      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (writable == MAP_FAILED) return nullptr;
-  std::memcpy(writable, data, size);
-  // Read-only from here on: pages a socket still holds must never change.
-  mprotect(writable, size, PROT_READ);
-  bytes->mapping_ = writable;
-  bytes->data_ = static_cast<const char*>(writable);
+  bytes->heap_ = std::make_unique_for_overwrite<char[]>(size);
+  std::memcpy(bytes->heap_.get(), data, size);
+  bytes->data_ = bytes->heap_.get();
   return bytes;
 }
 
@@ -37,8 +51,11 @@ CachedBytes::~CachedBytes() {
 }
 
 FileCache::FileCache(std::uint64_t capacity, std::uint64_t max_file,
-                     std::int64_t validity_ms)
-    : capacity_(capacity), max_file_(max_file), validity_ms_(validity_ms) {}
+                     std::int64_t validity_ms, std::size_t max_memory_files)
+    : capacity_(capacity),
+      max_file_(max_file),
+      validity_ms_(validity_ms),
+      max_memory_files_(max_memory_files) {}
 
 CachedFile* FileCache::Find(std::string_view path) {
   auto found = index_.find(path);
@@ -52,8 +69,8 @@ bool FileCache::Insert(std::string_view path, const FileStatus& status,
                        std::int64_t now_ms) {
   if (!Cacheable(size)) return false;
   Erase(path);
-  auto bytes = CachedBytes::Copy(data, size);
-  if (!bytes) return false;
+  auto bytes = CachedBytes::Copy(data, size, memory_files_ < max_memory_files_);
+  if (bytes->fd() >= 0) ++memory_files_;
   while (used_ + size > capacity_ && !lru_.empty()) {
     EraseEntry(std::prev(lru_.end()));
   }
@@ -71,6 +88,7 @@ void FileCache::Erase(std::string_view path) {
 
 void FileCache::EraseEntry(Lru::iterator entry) {
   used_ -= entry->bytes->size();
+  if (entry->bytes->fd() >= 0) --memory_files_;
   index_.erase(index_.find(std::string_view(entry->path)));
   lru_.erase(entry);
 }

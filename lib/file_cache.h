@@ -4,6 +4,7 @@
 // (O_DIRECT bypasses the page cache). Big files never enter it, so serving
 // them stays page-cache neutral.
 
+#include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -30,10 +31,12 @@ class CachedBytes {
   /// 256 KiB up, so at most --file-cache / 256 KiB descriptors per worker.
   static constexpr std::uint64_t kSendfileMin = 256 * 1024;
 
-  /// A copy of `size` bytes at `data`; nullptr when a memory file cannot be
-  /// made (no descriptor or memory left): the file is then not cached.
+  /// A copy of `size` bytes at `data`: in a memory file when it is large
+  /// enough and `memory_file` allows one, else (or when no descriptor is
+  /// left) on the heap.
   static std::shared_ptr<const CachedBytes> Copy(const char* data,
-                                                 std::uint64_t size);
+                                                 std::uint64_t size,
+                                                 bool memory_file);
   ~CachedBytes();
   CachedBytes(const CachedBytes&) = delete;
   CachedBytes& operator=(const CachedBytes&) = delete;
@@ -68,9 +71,11 @@ class FileCache {
  public:
   /// `capacity`: bytes of file data held at most; files larger than
   /// `max_file` are never cached; an entry is trusted for `validity_ms`
-  /// after its last check, then checked again (statx) before use.
+  /// after its last check, then checked again (statx) before use. At most
+  /// `max_memory_files` entries hold a memory file (a descriptor each);
+  /// further large files are kept on the heap.
   FileCache(std::uint64_t capacity, std::uint64_t max_file,
-            std::int64_t validity_ms);
+            std::int64_t validity_ms, std::size_t max_memory_files = SIZE_MAX);
 
   bool Cacheable(std::uint64_t size) const {
     return size <= max_file_ && size <= capacity_;
@@ -85,8 +90,8 @@ class FileCache {
   }
 
   /// Adds (or replaces) `path` with `size` bytes at `data`, evicting the
-  /// least recently used entries to make room. Returns false when the bytes
-  /// could not be stored (the file is then simply not cached).
+  /// least recently used entries to make room. Returns false when the file
+  /// is not cacheable.
   bool Insert(std::string_view path, const FileStatus& status, const char* data,
               std::uint64_t size, std::int64_t now_ms);
 
@@ -94,6 +99,7 @@ class FileCache {
 
   std::uint64_t used() const { return used_; }
   std::size_t entries() const { return index_.size(); }
+  std::size_t memory_files() const { return memory_files_; }
 
  private:
   struct Hash {
@@ -109,6 +115,8 @@ class FileCache {
   std::uint64_t capacity_;
   std::uint64_t max_file_;
   std::int64_t validity_ms_;
+  std::size_t max_memory_files_;
+  std::size_t memory_files_ = 0;
   std::uint64_t used_ = 0;
   Lru lru_;  ///< most recently used first
   std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> index_;

@@ -87,7 +87,8 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       cache_(config.file_cache == 0 ? nullptr
                                     : std::make_unique<FileCache>(
                                           config.file_cache, config.block_size,
-                                          config.file_cache_validity.count())),
+                                          config.file_cache_validity.count(),
+                                          DescriptorLimit() / 8)),
       ctx_{config,   root_,        mime_,    pool_,    aio_,    reads_.get(),
            helpers_, cache_.get(), counters, waiting_, resume_, false,
            {}},

@@ -102,6 +102,23 @@ TEST(FileCache, AnEvictedMemoryFileStaysWholeForItsReader) {
   EXPECT_EQ(Text(*cache.Find("b")->bytes), second);
 }
 
+TEST(FileCache, MemoryFilesAreCappedAndTheRestGoOnTheHeap) {
+  constexpr std::uint64_t kMin = CachedBytes::kSendfileMin;
+  FileCache cache(8 * kMin, kMin, 1000, /*max_memory_files=*/1);
+  std::string a(kMin, 'a'), b(kMin, 'b'), c(kMin, 'c');
+  cache.Insert("a", Status(kMin), a.data(), kMin, 0);
+  cache.Insert("b", Status(kMin), b.data(), kMin, 0);
+  EXPECT_GE(cache.Find("a")->bytes->fd(), 0);
+  EXPECT_EQ(cache.Find("b")->bytes->fd(), -1);  // over the cap: copied
+  EXPECT_EQ(Text(*cache.Find("b")->bytes), b);
+  EXPECT_EQ(cache.memory_files(), 1u);
+  cache.Erase("a");
+  EXPECT_EQ(cache.memory_files(), 0u);
+  cache.Insert("c", Status(kMin), c.data(), kMin, 0);
+  EXPECT_GE(cache.Find("c")->bytes->fd(), 0);
+  EXPECT_EQ(MemoryFileText(*cache.Find("c")->bytes), c);
+}
+
 TEST(FileCache, FreshnessLastsTheValidity) {
   FileCache cache(1000, 1000, 500);
   std::string data(10, 'x');
