@@ -1,0 +1,91 @@
+#pragma once
+// The master's state and its steps, shared by master.cc (start-up, the
+// control loop, systemd) and master_workers.cc (forking, reaping and
+// reloading the workers). Only master.cc's RunMaster() uses it.
+
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "counters.h"
+#include "listeners.h"
+#include "mime_types.h"
+#include "privileges.h"
+#include "signals.h"
+#include "unique_fd.h"
+
+namespace ferry {
+
+/// One worker per CPU unless --workers says otherwise.
+unsigned WorkerCount(const Config& config);
+
+/// The master's state: worker processes by index, in two generations so
+/// that a reload's new workers write other counters than the old ones that
+/// are still finishing (every counter keeps a single writer).
+class Master {
+ public:
+  Master(Config config, int argc, const char* const* argv)
+      : config_(std::move(config)),
+        argc_(argc),
+        argv_(argv),
+        workers_(WorkerCount(config_)),
+        counters_(2 * workers_),
+        slots_(2 * workers_) {}
+
+  int Run();
+
+ private:
+  struct Slot {
+    pid_t pid = 0;
+    std::uint64_t heartbeat_seen = 0;  ///< at the last watchdog ping
+    bool retiring = false;  ///< told to stop (old generation, or shutdown)
+    std::int64_t started_ms = 0;
+    std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
+    UniqueFd channel;  ///< the master's end of the worker's FdChannel
+  };
+
+  void OpenListeners();
+  void ServeMetrics();
+  void ReopenAccessLog();
+  void StartWorker(unsigned slot);
+  [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
+  void ReapChildren();
+  void Reload();
+  void FinishReloadWhenSwitched(std::int64_t now);
+  void Stop();
+  bool AnyAlive() const;
+  void Notify(const std::string& state) const { sd_notify(0, state.c_str()); }
+  std::string StatusLine() const;
+  void PingWatchdogIfAlive(std::int64_t now);
+
+  Config config_;
+  int argc_;
+  const char* const* argv_;
+  unsigned workers_;
+  unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
+  ListenerSet listeners_;
+  ListenerSet metrics_listener_;  ///< --metrics-listen: the master's own
+  CountersPage counters_;
+  std::vector<Slot> slots_;
+  std::optional<SignalFd> signals_;
+  Credentials credentials_;
+  /// Loaded here, before the workers exist, so that no worker loop reads
+  /// /etc/mime.types; they inherit it.
+  MimeTypes mime_;
+  pid_t master_pid_ = getpid();
+  bool stopping_ = false;
+  std::int64_t next_ping_ms_ = 0;
+  /// A reload waits for the new workers to accept and the old ones to stop
+  /// accepting before it says READY=1 (until this deadline; 0: none).
+  std::int64_t reload_deadline_ms_ = 0;
+  bool withheld_ = false;
+  std::string last_status_;  ///< the last ping was withheld (logged once)
+};
+
+}  // namespace ferry
