@@ -271,7 +271,7 @@ void Connection::OnWritable(ServingContext& ctx) {
   iovec iov[kMaxIovecs];
   std::uint64_t turn_left = kTurnBytes;
   for (;;) {
-    if (turn_left == 0) {
+    if (turn_left == 0 && piece_index_ < layout_.pieces.size()) {
       Bump(ctx.counters.turns_yielded);
       if (!resume_queued_) {
         resume_queued_ = true;
