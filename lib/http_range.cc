@@ -33,32 +33,15 @@ bool Touch(const ByteRange& a, const ByteRange& b) {
   return a.first <= b.last + 1 && b.first <= a.last + 1;
 }
 
-// True when some two ranges overlap or are adjacent. Ascending, separated
-// ranges (what clients send) are recognised in one pass; otherwise a sorted
-// copy in `scratch` is checked, in O(n log n): a pairwise check let one
-// request of 10,000 ranges hold a loop for a second.
-bool AnyTouch(const std::vector<ByteRange>& r,
-              std::vector<ByteRange>* scratch) {
-  bool ascending = true;
-  for (std::size_t i = 1; i < r.size() && ascending; ++i) {
-    ascending = r[i - 1].last + 1 < r[i].first;
-  }
-  if (ascending) return false;
-  scratch->assign(r.begin(), r.end());
+void SortByFirst(std::vector<ByteRange>* ranges) {
   std::sort(
-      scratch->begin(), scratch->end(),
+      ranges->begin(), ranges->end(),
       [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
-  for (std::size_t i = 1; i < scratch->size(); ++i) {
-    if (Touch((*scratch)[i - 1], (*scratch)[i])) return true;
-  }
-  return false;
 }
 
-void SortAndCoalesce(std::vector<ByteRange>* ranges) {
+// Merges overlapping or adjacent neighbours of a list sorted by first.
+void Coalesce(std::vector<ByteRange>* ranges) {
   auto& r = *ranges;
-  std::sort(r.begin(), r.end(), [](const ByteRange& a, const ByteRange& b) {
-    return a.first < b.first;
-  });
   std::size_t out = 0;
   for (std::size_t i = 1; i < r.size(); ++i) {
     if (r[i].first <= r[out].last + 1) {
@@ -68,6 +51,25 @@ void SortAndCoalesce(std::vector<ByteRange>* ranges) {
     }
   }
   r.resize(out + 1);
+}
+
+// True when some two ranges overlap or are adjacent. Ascending, separated
+// ranges (what clients send) are recognised in one pass; otherwise a copy
+// sorted into `sorted` is checked, in O(n log n): a pairwise check let one
+// request of 10,000 ranges hold a loop for a second. When the answer is
+// true, `sorted` holds the ranges sorted by first.
+bool AnyTouch(const std::vector<ByteRange>& r, std::vector<ByteRange>* sorted) {
+  bool ascending = true;
+  for (std::size_t i = 1; i < r.size() && ascending; ++i) {
+    ascending = r[i - 1].last + 1 < r[i].first;
+  }
+  if (ascending) return false;
+  sorted->assign(r.begin(), r.end());
+  SortByFirst(sorted);
+  for (std::size_t i = 1; i < sorted->size(); ++i) {
+    if (Touch((*sorted)[i - 1], (*sorted)[i])) return true;
+  }
+  return false;
 }
 
 // Parses the range-set after "bytes=" into out->ranges, dropping
@@ -136,8 +138,12 @@ void ParseRange(std::string_view header, std::uint64_t size, int max_ranges,
       max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
   // Over the limit, only coalescing could still bring the count down, and
   // the order no longer matters (the whole header is ignored otherwise).
-  if (out->ranges.size() > limit || AnyTouch(out->ranges, &out->scratch)) {
-    SortAndCoalesce(&out->ranges);
+  if (out->ranges.size() > limit) {
+    SortByFirst(&out->ranges);
+    Coalesce(&out->ranges);
+  } else if (AnyTouch(out->ranges, &out->scratch)) {
+    out->ranges.swap(out->scratch);  // already sorted: coalesce only
+    Coalesce(&out->ranges);
   }
   if (out->ranges.size() > limit) {
     out->ranges.clear();
