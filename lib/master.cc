@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -22,7 +21,6 @@
 #include "listeners.h"
 #include "log.h"
 #include "master_process.h"
-#include "metrics.h"
 #include "mime_types.h"
 #include "privileges.h"
 #include "signals.h"
@@ -54,6 +52,8 @@ void Master::OpenListeners() {
   }
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1);
+    metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
+                     workers_);
     Log(LogLevel::kNotice, "metrics on %s",
         metrics_listener_.Names().front().c_str());
   }
@@ -79,16 +79,6 @@ void Master::ReopenAccessLog() {
   }
   Log(LogLevel::kNotice, "reopened the access log %s",
       config_.access_log.c_str());
-}
-
-void Master::ServeMetrics() {
-  int listener = metrics_listener_.all().front().fd.get();
-  for (;;) {
-    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a passing error: poll says when to retry
-    UniqueFd client(fd);
-    AnswerMetricsRequest(client.get(), counters_, workers_);
-  }
 }
 
 int Master::Run() {
@@ -135,14 +125,21 @@ int Master::Run() {
     wake_ms = static_cast<int>(std::clamp<std::int64_t>(
         config_.watchdog_interval.count() / 4, 1, 1000));
   }
+  std::vector<pollfd> pfds;
   while (!stopping_ || AnyAlive()) {
-    pollfd pfds[2] = {{signals_->fd(), POLLIN, 0}, {-1, POLLIN, 0}};
-    if (!metrics_listener_.empty()) {
-      pfds[1].fd = metrics_listener_.all().front().fd.get();
+    pfds.assign(1, {signals_->fd(), POLLIN, 0});
+    int timeout = reload_deadline_ms_ != 0 ? 10 : wake_ms;
+    if (metrics_) {
+      metrics_->AddPollFds(&pfds);
+      int until = metrics_->TimeoutMs(MonotonicMillis());
+      if (until >= 0) timeout = std::min(timeout, until);
     }
-    int ready = poll(pfds, 2, reload_deadline_ms_ != 0 ? 10 : wake_ms);
+    int ready = poll(pfds.data(), pfds.size(), timeout);
     if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
-    if (ready > 0 && (pfds[1].revents & POLLIN)) ServeMetrics();
+    if (metrics_) {
+      metrics_->OnPoll(pfds.data() + 1, ready > 0 ? pfds.size() - 1 : 0,
+                       MonotonicMillis());
+    }
     signalfd_siginfo batch[16];
     for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
       for (std::size_t i = 0; i < n; ++i) {

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "counters.h"
 #include "listeners.h"
+#include "metrics_server.h"
 #include "mime_types.h"
 #include "privileges.h"
 #include "signals.h"
@@ -51,7 +52,6 @@ class Master {
   };
 
   void OpenListeners();
-  void ServeMetrics();
   void ReopenAccessLog();
   void StartWorker(unsigned slot);
   [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
@@ -72,6 +72,7 @@ class Master {
   ListenerSet listeners_;
   ListenerSet metrics_listener_;  ///< --metrics-listen: the master's own
   CountersPage counters_;
+  std::optional<MetricsServer> metrics_;  ///< with its scrapers, if any
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
   Credentials credentials_;

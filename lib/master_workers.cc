@@ -68,6 +68,7 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
     }
   }
   listeners_ = ListenerSet();  // close every socket that is not ours
+  metrics_.reset();            // its scrapers' sockets too
   metrics_listener_ = ListenerSet();
   int status = 0;
   try {

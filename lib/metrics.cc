@@ -1,9 +1,5 @@
 #include "metrics.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
@@ -102,44 +98,6 @@ std::string RenderMetrics(const CountersPage& page, unsigned workers) {
   }
   emit("", total_buckets.data(), total_micros);
   return out;
-}
-
-void AnswerMetricsRequest(int client, const CountersPage& page,
-                          unsigned workers) {
-  timeval second{1, 0};
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
-  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &second, sizeof second);
-  fcntl(client, F_SETFL, fcntl(client, F_GETFL) & ~O_NONBLOCK);
-  std::string request;
-  char buffer[2048];
-  while (request.find("\r\n\r\n") == std::string::npos &&
-         request.find("\n\n") == std::string::npos && request.size() < 8192) {
-    ssize_t n = recv(client, buffer, sizeof buffer, 0);
-    if (n <= 0) return;
-    request.append(buffer, static_cast<std::size_t>(n));
-  }
-  bool head = request.rfind("HEAD ", 0) == 0;
-  std::string body, status = "200 OK";
-  if (head || request.rfind("GET ", 0) == 0) {
-    body = RenderMetrics(page, workers);
-  } else {
-    status = "405 Method Not Allowed";
-    body = "only GET and HEAD\n";
-  }
-  std::string response =
-      "HTTP/1.1 " + status +
-      "\r\nServer: ferry\r\n"
-      "Content-Type: text/plain; version=0.0.4; charset=utf-8"
-      "\r\nContent-Length: " +
-      std::to_string(body.size()) +
-      "\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n";
-  if (!head) response += body;
-  for (std::size_t sent = 0; sent < response.size();) {
-    ssize_t n = send(client, response.data() + sent, response.size() - sent,
-                     MSG_NOSIGNAL);
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
-  }
 }
 
 }  // namespace ferry

@@ -13,11 +13,4 @@ namespace ferry {
 /// one worker.
 std::string RenderMetrics(const CountersPage& page, unsigned workers);
 
-/// Answers one HTTP request on `client` (a just-accepted socket) with the
-/// metrics: 200 for GET or HEAD at any path, 405 otherwise, then closes.
-/// For the master, not a worker loop: it waits for the client, but at most
-/// a second each way.
-void AnswerMetricsRequest(int client, const CountersPage& page,
-                          unsigned workers);
-
 }  // namespace ferry

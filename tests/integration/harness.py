@@ -74,6 +74,13 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.02,
                message: str = "condition"):
     """Polls `predicate` until it returns a truthy value or `timeout` passes."""

@@ -7,23 +7,19 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 import urllib.request
 
 import pytest
 
-from harness import HELLO, Reader, build_request, read_response, wait_until
+from harness import (HELLO, Reader, build_request, free_port, read_response,
+                     wait_until)
 
 CLF = re.compile(
     r'^(?P<client>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
     r'"(?P<request>(?:[^"\\]|\\x[0-9a-f]{2})*)" (?P<status>\d{3}) (?P<bytes>\d+|-)'
     r'(?: "(?P<referer>(?:[^"\\]|\\x[0-9a-f]{2})*)" "(?P<agent>(?:[^"\\]|\\x[0-9a-f]{2})*)")?$')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def log_lines(path, count, timeout=10.0):
@@ -230,3 +226,94 @@ def test_metrics_parse_strictly_and_move_with_requests(launch):
     assert after[("ferry_loop_iteration_seconds_count", "")] > 0
     # Never on the public listener.
     assert ferry.get("/metrics").status == 404
+
+
+def scrape(port: int, timeout: float = 10.0) -> str:
+    url = f"http://127.0.0.1:{port}/metrics"
+    return urllib.request.urlopen(url, timeout=timeout).read().decode()
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Sends `data` and reads until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_slow_metrics_scrapers_never_hold_the_master(launch):
+    """The master answers scrapers from its own loop, so one that sends its
+    request a byte at a time (which used to hold the master in recv() for as
+    long as it kept going: no reaping, no SIGTERM, no watchdog pings) or
+    never finishes it delays nobody, and is closed after two seconds."""
+    port = free_port()
+    ferry = launch(args=["--metrics-listen", f"127.0.0.1:{port}"])
+    scrape(port)  # listening
+    started = time.monotonic()
+    stalled = socket.create_connection(("127.0.0.1", port))
+    stalled.sendall(b"GET /met")
+    trickling = socket.create_connection(("127.0.0.1", port))
+    trickling.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+    trickler_closed_after = []
+
+    def trickle():
+        while time.monotonic() - started < 15:
+            try:
+                trickling.send(b"a")
+            except OSError:
+                trickler_closed_after.append(time.monotonic() - started)
+                return
+            time.sleep(0.1)  # the client's pace, not a synchronisation
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    try:
+        text = scrape(port)
+        answered_after = time.monotonic() - started
+        assert "ferry_requests_total" in text
+        stalled.settimeout(15)
+        assert stalled.recv(1) == b"", "the stalled scraper got an answer"
+        stalled_closed_after = time.monotonic() - started
+    finally:
+        thread.join()
+        stalled.close()
+        trickling.close()
+    assert trickler_closed_after, "the trickling scraper was never closed"
+    assert answered_after < 1.5, "a scrape waited for the slow ones"
+    # Two seconds each from their accept, not sooner, not much later.
+    assert 1.5 <= stalled_closed_after < 10
+    assert 1.5 <= trickler_closed_after[0] < 10
+    assert "ferry_requests_total" in scrape(port)
+    ferry.stop()
+
+
+def test_metrics_scrapers_past_the_limit_wait_in_the_backlog(launch):
+    port = free_port()
+    launch(args=["--metrics-listen", f"127.0.0.1:{port}"])
+    scrape(port)  # listening
+    started = time.monotonic()
+    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    try:
+        # The 17th is accepted when the first 16 time out, then answered.
+        assert "ferry_requests_total" in scrape(port)
+        assert time.monotonic() - started >= 1.5
+    finally:
+        for s in stalled:
+            s.close()
+
+
+def test_metrics_answer_bad_scrapes_precisely(launch):
+    port = free_port()
+    launch(args=["--metrics-listen", f"127.0.0.1:{port}"])
+    scrape(port)  # listening
+    assert raw_exchange(port, b"POST /metrics HTTP/1.1\r\n\r\n").startswith(
+        b"HTTP/1.1 405 ")
+    assert raw_exchange(port, b"GET /" + b"a" * 9000).startswith(
+        b"HTTP/1.1 431 ")
+    head = raw_exchange(port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert head.endswith(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head)[1])
+    assert length > 0

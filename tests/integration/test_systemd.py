@@ -13,16 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import (check_sanitizers, children_of, ferryd_path, wait_until,
-                     write_random)
+from harness import (check_sanitizers, children_of, ferryd_path, free_port,
+                     wait_until, write_random)
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def http_get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:

@@ -11,8 +11,9 @@ import threading
 import time
 import urllib.request
 
-from harness import (HELLO, Reader, build_request, ferryd_path, holds_socket,
-                     read_response, server_socket_inode, wait_until)
+from harness import (HELLO, Reader, build_request, ferryd_path, free_port,
+                     holds_socket, read_response, server_socket_inode,
+                     wait_until)
 
 
 def test_killing_a_worker_under_load_spares_the_other_workers_clients(launch):
@@ -61,12 +62,6 @@ def test_killing_a_worker_under_load_spares_the_other_workers_clients(launch):
         sock.close()
     assert len(replacement) == 1
     assert ferry.get("/hello.txt").body == HELLO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_inherited_sockets_are_shared_by_every_worker(tmp_path):

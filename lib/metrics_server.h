@@ -1,0 +1,69 @@
+#pragma once
+// The master's metrics endpoint (--metrics-listen): answers scrapers from
+// the master's poll loop without ever waiting on one. A client that sends
+// its request slowly, or reads the answer slowly, must not hold up what
+// the master is for: reaping and re-forking workers, SIGTERM, SIGHUP and
+// the watchdog pings.
+
+#include <poll.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "counters.h"
+#include "unique_fd.h"
+
+namespace ferry {
+
+class MetricsServer {
+ public:
+  /// A scraper has this long from its accept to send its request and read
+  /// the answer; then it is closed.
+  static constexpr std::int64_t kClientMillis = 2000;
+  /// Scrapers served at once; further ones wait in the listen backlog.
+  static constexpr std::size_t kMaxClients = 16;
+  /// A request head longer than this is answered 431 and closed.
+  static constexpr std::size_t kMaxRequest = 8192;
+
+  /// `listener`: a non-blocking listening socket, owned by the caller.
+  MetricsServer(int listener, const CountersPage& page, unsigned workers)
+      : listener_(listener), page_(page), workers_(workers) {}
+
+  /// Appends what to poll: the listener (while there is room for another
+  /// client), then each client for input or output.
+  void AddPollFds(std::vector<pollfd>* fds) const;
+
+  /// Acts on what poll() said of the descriptors AddPollFds added (`fds`,
+  /// `count` of them, in that order), then closes clients past their
+  /// deadline.
+  void OnPoll(const pollfd* fds, std::size_t count, std::int64_t now_ms);
+
+  /// Milliseconds until the earliest client deadline, or -1 with none.
+  int TimeoutMs(std::int64_t now_ms) const;
+
+  std::size_t clients() const { return clients_.size(); }
+
+ private:
+  struct Client {
+    UniqueFd socket;
+    std::int64_t deadline_ms = 0;
+    std::string input;   ///< the request head so far
+    std::string output;  ///< the answer, once the head is complete
+    std::size_t sent = 0;
+  };
+
+  void Accept(std::int64_t now_ms);
+  /// Reads what the client sent; false when it is to be closed.
+  bool Receive(Client& client);
+  /// Sends what the socket takes; false when done or failed.
+  bool Send(Client& client);
+  std::string Answer(const std::string& request) const;
+
+  int listener_;
+  const CountersPage& page_;
+  unsigned workers_;
+  std::vector<Client> clients_;
+};
+
+}  // namespace ferry
