@@ -30,11 +30,10 @@ char* MapAligned(std::size_t bytes) {
                      std::to_string(bytes) + " bytes of buffers");
   }
   const auto start = reinterpret_cast<std::uintptr_t>(mapped);
-  const std::uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
-  const std::size_t head = aligned - start;
+  const std::size_t head = (kHugePage - start % kHugePage) % kHugePage;
+  char* base = static_cast<char*>(mapped) + head;
   if (head > 0) munmap(mapped, head);
-  munmap(reinterpret_cast<char*>(aligned) + bytes, reserved - head - bytes);
-  char* base = reinterpret_cast<char*>(aligned);
+  munmap(base + bytes, reserved - head - bytes);
   madvise(base, bytes, MADV_HUGEPAGE);
   return base;
 }

@@ -128,7 +128,7 @@ class Validator {
   }
 
   std::string String(const std::string& name) const {
-    const std::string value = vm_[name].as<std::string>();
+    std::string value = vm_[name].as<std::string>();
     if (value.empty()) Fail(name, value, "must not be empty");
     return value;
   }

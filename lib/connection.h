@@ -131,7 +131,7 @@ class Connection {
   /// (and new requests) go first: without a bound, eight streams with 2 MiB
   /// ready each made one loop iteration ~5 ms long, which a small file's
   /// request arriving meanwhile waited out.
-  static constexpr std::uint64_t kTurnBytes = 256 * 1024;
+  static constexpr std::uint64_t kTurnBytes = std::uint64_t{256} * 1024;
 
   // kReadingRequest
   void OnReadable(ServingContext& ctx);

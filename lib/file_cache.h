@@ -29,7 +29,7 @@ class CachedBytes {
   /// 1 MiB 270 us copied vs 210-225 us by sendfile(); at 64 KiB and below no
   /// difference, or sendfile() costs more (two calls instead of one). From
   /// 256 KiB up, so at most --file-cache / 256 KiB descriptors per worker.
-  static constexpr std::uint64_t kSendfileMin = 256 * 1024;
+  static constexpr std::uint64_t kSendfileMin = std::uint64_t{256} * 1024;
 
   /// A copy of `size` bytes at `data`: in a memory file when it is large
   /// enough and `memory_file` allows one, else (or when no descriptor is

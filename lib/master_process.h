@@ -36,8 +36,8 @@ class Master {
         argc_(argc),
         argv_(argv),
         workers_(WorkerCount(config_)),
-        counters_(2 * workers_),
-        slots_(2 * workers_) {}
+        counters_(2 * std::size_t{workers_}),
+        slots_(2 * std::size_t{workers_}) {}
 
   int Run();
 

@@ -38,7 +38,8 @@ enum { kHeadMax = 8192 };
 
 typedef struct {
   int fd;
-  int state; /* 0 connecting, 1 idle(connected), 2 sending, 3 head, 4 body, 5 done */
+  int state; /* 0 connecting, 1 idle(connected), 2 sending, 3 head, 4 body, 5
+                done */
   int next_job;
   char req[1024];
   size_t req_len, req_sent;
@@ -76,7 +77,8 @@ static int open_conn(Conn* c) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(c->fd, (struct sockaddr*)&a, sizeof a) < 0 && errno != EINPROGRESS) {
+  if (connect(c->fd, (struct sockaddr*)&a, sizeof a) < 0 &&
+      errno != EINPROGRESS) {
     perror("connect");
     close(c->fd);
     c->fd = -1;
@@ -93,21 +95,25 @@ static int next_request(Conn* c, int index) {
   if (g_mode == 1) {
     if (c->next_job > 0) return 0;
     long long lo = g_size / g_conns * index;
-    long long hi = index == g_conns - 1 ? g_size - 1 : g_size / g_conns * (index + 1) - 1;
-    c->req_len = snprintf(c->req, sizeof c->req,
-                          "GET /%s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%lld-%lld\r\n\r\n",
-                          g_paths[0], g_host, lo, hi);
+    long long hi =
+        index == g_conns - 1 ? g_size - 1 : g_size / g_conns * (index + 1) - 1;
+    c->req_len = snprintf(
+        c->req, sizeof c->req,
+        "GET /%s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%lld-%lld\r\n\r\n",
+        g_paths[0], g_host, lo, hi);
     c->next_job = 1;
   } else if (g_mode == 2) {
     if (c->next_job > 0) return 0;
-    c->req_len = snprintf(c->req, sizeof c->req, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
-                          g_paths[0], g_host);
+    c->req_len =
+        snprintf(c->req, sizeof c->req, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                 g_paths[0], g_host);
     c->next_job = 1;
   } else {
     int job = index + c->next_job * g_conns;
     if (job >= g_npaths) return 0;
-    c->req_len = snprintf(c->req, sizeof c->req, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
-                          g_paths[job], g_host);
+    c->req_len =
+        snprintf(c->req, sizeof c->req, "GET /%s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                 g_paths[job], g_host);
     c->next_job++;
   }
   c->req_sent = 0;
@@ -142,7 +148,8 @@ static int drive(Conn* c, int index) {
   for (;;) {
     if (c->state == 2) {
       while (c->req_sent < c->req_len) {
-        ssize_t n = send(c->fd, c->req + c->req_sent, c->req_len - c->req_sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->req + c->req_sent, c->req_len - c->req_sent,
+                         MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
           set_events(c, EPOLLOUT);
           return 0;
@@ -157,7 +164,8 @@ static int drive(Conn* c, int index) {
       c->state = 3;
     }
     if (c->state == 3) {
-      ssize_t n = recv(c->fd, c->head + c->head_len, kHeadMax - 1 - c->head_len, 0);
+      ssize_t n =
+          recv(c->fd, c->head + c->head_len, kHeadMax - 1 - c->head_len, 0);
       if (n < 0 && errno == EAGAIN) return 0;
       if (n <= 0) {
         fail(c, n == 0 ? "closed before the response head" : "recv");
@@ -196,7 +204,8 @@ static int drive(Conn* c, int index) {
     }
     if (c->state == 4) {
       while (c->remaining > 0) {
-        size_t want = c->remaining > (1 << 26) ? (1 << 26) : (size_t)c->remaining;
+        size_t want =
+            c->remaining > (1 << 26) ? (1 << 26) : (size_t)c->remaining;
         ssize_t n = recv(c->fd, NULL, want, MSG_TRUNC);
         if (n < 0 && errno == EAGAIN) return 0;
         if (n <= 0) {
@@ -217,7 +226,9 @@ static int drive(Conn* c, int index) {
 
 int main(int argc, char** argv) {
   if (argc < 7) {
-    fprintf(stderr, "usage: fetch stream|split|idle HOST PORT CONNS TIMEOUT_S [SIZE] PATH...\n");
+    fprintf(stderr,
+            "usage: fetch stream|split|idle HOST PORT CONNS TIMEOUT_S [SIZE] "
+            "PATH...\n");
     return 2;
   }
   const char* mode = argv[1];
@@ -337,7 +348,9 @@ int main(int argc, char** argv) {
     }
   }
   double seconds = now_s() - start;
-  printf("{\"bytes\":%lld,\"seconds\":%.6f,\"responses\":%lld,\"errors\":%lld,\"connect_ms\":%.1f}\n",
-         g_bytes, seconds, g_responses, g_errors, connect_ms);
+  printf(
+      "{\"bytes\":%lld,\"seconds\":%.6f,\"responses\":%lld,\"errors\":%lld,"
+      "\"connect_ms\":%.1f}\n",
+      g_bytes, seconds, g_responses, g_errors, connect_ms);
   return g_errors == 0 ? 0 : 1;
 }
