@@ -187,7 +187,7 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
   Bump(ctx.counters.cache_hits);
   cached_body_ = entry->bytes;
   file_status_ = entry->status;
-  RespondWithFile(ctx);
+  RespondWithFile(entry->head.content_type, entry->head.whole_fields, ctx);
   return true;
 }
 
@@ -251,11 +251,13 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
                 ctx.cache->Cacheable(file_status_.size) &&
                 file_status_.size <= ctx.pool.block_size();
   if (fill_cache_) Bump(ctx.counters.cache_misses);
-  RespondWithFile(ctx);
+  RespondWithFile(ctx.mime.Lookup(open_path_), {}, ctx);
 }
 
-void Connection::RespondWithFile(ServingContext& ctx) {
-  FileInfo info{file_status_.size, file_status_.mtime_sec, file_status_.inode};
+void Connection::RespondWithFile(std::string_view content_type,
+                                 std::string_view whole_fields,
+                                 ServingContext& ctx) {
+  FileInfo info = InfoOf(file_status_);
   // Only a multipart response (a Range list) needs a boundary.
   boundary_[0] = '\0';
   if (request_.range.find(',') != std::string_view::npos) {
@@ -264,9 +266,9 @@ void Connection::RespondWithFile(ServingContext& ctx) {
         static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull + requests_));
   }
   bool keep = request_.keep_alive && !ctx.stopping;
-  BuildFileResponse(request_, info, ctx.mime.Lookup(open_path_), ctx.now_sec,
+  BuildFileResponse(request_, info, content_type, ctx.now_sec,
                     static_cast<int>(ctx.config.max_ranges), boundary_, keep,
-                    &layout_);
+                    &layout_, whole_fields);
   close_after_response_ = !keep;
   StartResponse(ctx);
 }

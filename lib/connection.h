@@ -61,6 +61,11 @@ struct ServingContext {
   bool stopping = false;    ///< graceful shutdown: no new requests
 };
 
+/// What the response builders need of a file's status.
+inline FileInfo InfoOf(const FileStatus& status) {
+  return {status.size, status.mtime_sec, status.inode};
+}
+
 class Connection {
  public:
   enum class State {
@@ -139,7 +144,8 @@ class Connection {
   bool ServeFromCache(ServingContext& ctx);
   // kResolving
   void OnOpened(OpenedFile opened, ServingContext& ctx);
-  void RespondWithFile(ServingContext& ctx);
+  void RespondWithFile(std::string_view content_type,
+                       std::string_view whole_fields, ServingContext& ctx);
   // kStreaming
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);

@@ -186,8 +186,11 @@ void Connection::OnReadDone(std::uint32_t block, long result,
   slot.got = result;
   if (fill_cache_ && slot.offset == 0 &&
       static_cast<std::uint64_t>(result) >= file_status_.size) {
-    ctx.cache->Insert(open_path_, file_status_, ctx.pool.Data(slot.block),
-                      file_status_.size, ctx.now_ms);
+    std::string_view type = ctx.mime.Lookup(open_path_);
+    ctx.cache->Insert(
+        open_path_, file_status_, ctx.pool.Data(slot.block), file_status_.size,
+        ctx.now_ms,
+        {std::string(type), WholeFileFields(InfoOf(file_status_), type)});
     fill_cache_ = false;
   }
   const Piece& piece = layout_.pieces[file_piece_];

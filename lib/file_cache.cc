@@ -66,7 +66,7 @@ CachedFile* FileCache::Find(std::string_view path) {
 
 bool FileCache::Insert(std::string_view path, const FileStatus& status,
                        const char* data, std::uint64_t size,
-                       std::int64_t now_ms) {
+                       std::int64_t now_ms, CachedHead head) {
   if (!Cacheable(size)) return false;
   Erase(path);
   auto bytes = CachedBytes::Copy(data, size, memory_files_ < max_memory_files_);
@@ -74,8 +74,8 @@ bool FileCache::Insert(std::string_view path, const FileStatus& status,
   while (used_ + size > capacity_ && !lru_.empty()) {
     EraseEntry(std::prev(lru_.end()));
   }
-  lru_.push_front(
-      CachedFile{std::string(path), std::move(bytes), status, now_ms});
+  lru_.push_front(CachedFile{std::string(path), std::move(bytes), status,
+                             std::move(head), now_ms});
   index_.emplace(lru_.front().path, lru_.begin());
   used_ += size;
   return true;

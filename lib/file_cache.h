@@ -56,12 +56,20 @@ class CachedBytes {
   void* mapping_ = nullptr;  ///< of memory_file_, read-only
 };
 
+/// What a response from a cached file needs besides its bytes, worked out
+/// once when the file is cached instead of for every response.
+struct CachedHead {
+  std::string content_type;
+  std::string whole_fields;  ///< the 200's fields (see WholeFileFields)
+};
+
 /// One cached file. `bytes` is shared with the connections sending it, so
 /// evicting an entry never pulls memory from under a slow client.
 struct CachedFile {
   std::string path;
   std::shared_ptr<const CachedBytes> bytes;
   FileStatus status;
+  CachedHead head;
   std::int64_t checked_ms = 0;  ///< when statx last confirmed it
 };
 
@@ -89,11 +97,11 @@ class FileCache {
     return now_ms - entry.checked_ms < validity_ms_;
   }
 
-  /// Adds (or replaces) `path` with `size` bytes at `data`, evicting the
-  /// least recently used entries to make room. Returns false when the file
-  /// is not cacheable.
+  /// Adds (or replaces) `path` with `size` bytes at `data` and `head`,
+  /// evicting the least recently used entries to make room. Returns false
+  /// when the file is not cacheable.
   bool Insert(std::string_view path, const FileStatus& status, const char* data,
-              std::uint64_t size, std::int64_t now_ms);
+              std::uint64_t size, std::int64_t now_ms, CachedHead head = {});
 
   void Erase(std::string_view path);
 

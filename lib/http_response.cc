@@ -60,8 +60,15 @@ void AppendStart(std::string* text, int status, std::time_t now) {
   text->append(ReasonPhrase(status));
   text->append(kCrlf);
   text->append("Server: ferry\r\n");
-  char date[kHttpDateLength];
-  AppendHeader(text, "Date", FormatHttpDate(now, date));
+  // Every response of a second carries the same Date: format it once. (Per
+  // thread: a worker's responses are all built on its loop thread.)
+  thread_local std::time_t formatted = -1;
+  thread_local char date[kHttpDateLength];
+  if (now != formatted) {
+    FormatHttpDate(now, date);
+    formatted = now;
+  }
+  AppendHeader(text, "Date", std::string_view(date, kHttpDateLength));
 }
 
 void AppendEnd(std::string* text, bool keep_alive) {
@@ -171,13 +178,21 @@ void BuildNotModified(const FileInfo& info, std::string_view etag,
 
 // The fields every file response (200, 206) carries after Content-Length.
 void AppendValidators(std::string* text, const FileInfo& info,
-                      std::string_view etag, bool keep_alive) {
+                      std::string_view etag) {
   char date[kHttpDateLength];
   AppendHeader(text, "Last-Modified",
                FormatHttpDate(static_cast<std::time_t>(info.mtime_sec), date));
   AppendHeader(text, "ETag", etag);
   text->append("Accept-Ranges: bytes\r\n");
-  AppendEnd(text, keep_alive);
+}
+
+// WholeFileFields, appended.
+void AppendWholeFileFields(std::string* text, const FileInfo& info,
+                           std::string_view content_type,
+                           std::string_view etag) {
+  AppendHeader(text, "Content-Type", content_type);
+  AppendNumberHeader(text, "Content-Length", info.size);
+  AppendValidators(text, info, etag);
 }
 
 std::uint64_t MultipartLength(const std::vector<ByteRange>& ranges,
@@ -204,7 +219,8 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
   text.append(boundary);
   text.append(kCrlf);
   AppendNumberHeader(&text, "Content-Length", length);
-  AppendValidators(&text, info, etag, keep_alive);
+  AppendValidators(&text, info, etag);
+  AppendEnd(&text, keep_alive);
   AddText(layout, 0, text.size());
   if (head_only) return;
   for (const ByteRange& r : ranges) {
@@ -229,6 +245,15 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
 
 }  // namespace
 
+std::string WholeFileFields(const FileInfo& info,
+                            std::string_view content_type) {
+  char etag_buf[40];
+  std::string fields;
+  AppendWholeFileFields(&fields, info, content_type,
+                        FormatEtag(info, etag_buf));
+  return fields;
+}
+
 std::string_view FormatEtag(const FileInfo& info, char* out) {
   char* p = out;
   *p++ = '"';
@@ -243,7 +268,8 @@ std::string_view FormatEtag(const FileInfo& info, char* out) {
 void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view content_type, std::time_t now,
                        int max_ranges, std::string_view boundary,
-                       bool keep_alive, ResponseLayout* layout) {
+                       bool keep_alive, ResponseLayout* layout,
+                       std::string_view whole_fields) {
   layout->Clear();
   const bool head_only = request.method == Method::kHead;
   char etag_buf[40];
@@ -290,14 +316,19 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
   const ByteRange whole{0, info.size > 0 ? info.size - 1 : 0};
   const ByteRange& sent = partial ? range.ranges[0] : whole;
   const std::uint64_t length = partial ? sent.length() : info.size;
-  AppendHeader(&text, "Content-Type", content_type);
-  AppendNumberHeader(&text, "Content-Length", length);
   if (partial) {
+    AppendHeader(&text, "Content-Type", content_type);
+    AppendNumberHeader(&text, "Content-Length", length);
     text.append("Content-Range: bytes ");
     AppendRange(&text, sent, info.size);
     text.append(kCrlf);
+    AppendValidators(&text, info, etag);
+  } else if (!whole_fields.empty()) {
+    text.append(whole_fields);
+  } else {
+    AppendWholeFileFields(&text, info, content_type, etag);
   }
-  AppendValidators(&text, info, etag, keep_alive);
+  AppendEnd(&text, keep_alive);
   AddText(layout, 0, text.size());
   if (!head_only) {
     AddFile(layout, sent.first, length);

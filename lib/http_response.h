@@ -52,16 +52,26 @@ struct ResponseLayout {
 /// Writes into `out` (at least 40 bytes) and returns a view of it.
 std::string_view FormatEtag(const FileInfo& info, char* out);
 
+/// The header fields of a whole file's 200 response that depend on the file
+/// alone: Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges.
+/// The small-file cache keeps them with each entry, so that a hit does not
+/// format them again.
+std::string WholeFileFields(const FileInfo& info,
+                            std::string_view content_type);
+
 /// Builds the response for a regular file: evaluates If-Match,
 /// If-Unmodified-Since (412), If-None-Match, If-Modified-Since (304),
 /// If-Range and Range (206, multipart/byteranges, 416) in RFC 9110 order,
 /// and writes the head with Date, Server, Content-Type, Content-Length,
 /// Last-Modified, ETag, Accept-Ranges, Connection. `boundary` is used for
-/// multipart responses. `layout` is cleared first; its buffers are reused.
+/// multipart responses. `whole_fields`, when not empty, is what
+/// WholeFileFields(info, content_type) returned, for a 200 to reuse.
+/// `layout` is cleared first; its buffers are reused.
 void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view content_type, std::time_t now,
                        int max_ranges, std::string_view boundary,
-                       bool keep_alive, ResponseLayout* layout);
+                       bool keep_alive, ResponseLayout* layout,
+                       std::string_view whole_fields = {});
 
 /// Builds a response without a file: an error (with a short HTML body, an
 /// Allow header on 405, Content-Range on 416 given `size`), or a 301 to

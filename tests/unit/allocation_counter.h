@@ -28,5 +28,11 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+// GOTCHA: GCC 12 inlines these into callers of new and then warns that
+// free() is called on memory from operator new (-Wmismatched-new-delete),
+// which is exactly the pairing this replacement makes: malloc above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop

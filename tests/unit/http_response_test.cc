@@ -140,6 +140,44 @@ TEST_F(FileResponseTest, Ok) {
   EXPECT_EQ(layout_.pieces[1].length, 1000u);
 }
 
+// The cache's precomputed fields change nothing a client sees, whatever
+// the request makes of them.
+TEST_F(FileResponseTest, PrecomputedWholeFileFieldsGiveTheSameResponse) {
+  const std::string fields = WholeFileFields(info_, kType);
+  struct Case {
+    Method method;
+    std::string_view range;
+    std::string_view if_none_match;
+  };
+  const std::string etag = Etag();
+  for (const Case& c :
+       {Case{Method::kGet, "", ""}, Case{Method::kHead, "", ""},
+        Case{Method::kGet, "bytes=10-19", ""},
+        Case{Method::kGet, "bytes=0-1,5-9", ""},
+        Case{Method::kGet, "bytes=5000-", ""}, Case{Method::kGet, "", etag}}) {
+    request_.method = c.method;
+    request_.range = c.range;
+    request_.if_none_match = c.if_none_match;
+    for (bool keep_alive : {true, false}) {
+      BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary,
+                        keep_alive, &layout_);
+      const std::string plain = Render(layout_, content_);
+      BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary,
+                        keep_alive, &layout_, fields);
+      EXPECT_EQ(Render(layout_, content_), plain) << c.range;
+    }
+  }
+}
+
+TEST_F(FileResponseTest, DateFollowsTheClock) {
+  EXPECT_EQ(Build().Header("Date"), kNowDate);
+  BuildFileResponse(request_, info_, kType, kNow + 1, kMaxRanges, kBoundary,
+                    true, &layout_);
+  EXPECT_EQ(ParseWire(Render(layout_, content_)).Header("Date"),
+            "Tue, 14 Nov 2023 22:13:21 GMT");
+  EXPECT_EQ(Build().Header("Date"), kNowDate);
+}
+
 TEST_F(FileResponseTest, ConnectionClose) {
   EXPECT_EQ(Build(false).Header("Connection"), "close");
 }
