@@ -13,9 +13,6 @@ namespace {
 
 namespace po = boost::program_options;
 
-constexpr std::uint64_t kKiB = 1024;
-constexpr std::uint64_t kMiB = kKiB * 1024;
-constexpr std::uint64_t kGiB = kMiB * 1024;
 constexpr unsigned kMaxWorkers = 4096;
 constexpr std::uint64_t kMaxBufferMemory = 1024 * kGiB;
 constexpr const char* kDefaultListen = "127.0.0.1:8080";

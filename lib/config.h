@@ -11,6 +11,10 @@
 
 namespace ferry {
 
+inline constexpr std::uint64_t kKiB = 1024;
+inline constexpr std::uint64_t kMiB = 1024 * kKiB;
+inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+
 /// A listening address as given to --listen.
 struct ListenAddress {
   enum class Kind { kInet, kUnix };
@@ -34,7 +38,7 @@ struct Config {
   bool listen_given = false;          ///< --listen appeared somewhere
   unsigned workers = 0;               ///< 0: one per online CPU
   unsigned helper_threads = 2;        ///< per worker
-  std::uint64_t block_size = std::uint64_t{1024} * 1024;
+  std::uint64_t block_size = kMiB;
   unsigned read_ahead = 2;     ///< blocks in flight per connection
   unsigned queue_depth = 128;  ///< AIO reads in flight per worker
   std::uint64_t buffer_memory = 64ull << 20;  ///< per worker

@@ -14,9 +14,6 @@
 namespace ferry {
 namespace {
 
-constexpr std::uint64_t kKiB = 1024;
-constexpr std::uint64_t kMiB = kKiB * 1024;
-constexpr std::uint64_t kGiB = kMiB * 1024;
 constexpr const char* kListenForms =
     "HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH";
 
