@@ -247,6 +247,10 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   }
   file_ = std::move(opened.fd);
   file_status_ = opened.status;
+  block_map_ =
+      file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax
+          ? BlockMap::kToLoad
+          : BlockMap::kInMemory;
   fill_cache_ = ctx.cache != nullptr &&
                 ctx.cache->Cacheable(file_status_.size) &&
                 file_status_.size <= ctx.pool.block_size();
@@ -332,6 +336,7 @@ void Connection::Close(ServingContext& ctx) {
   file_.Reset();
   cached_body_.reset();
   fill_cache_ = false;
+  block_map_ = BlockMap::kInMemory;
   state_ = State::kClosed;
 }
 

@@ -92,6 +92,9 @@ class Connection {
   /// A helper finished opening the requested file.
   void OnOpenDone(OpenedFile opened, ServingContext& ctx);
 
+  /// A helper finished loading the file's block map (see LoadBlockMap).
+  void OnBlockMapLoaded(ServingContext& ctx);
+
   /// A block (or AIO capacity) became free after this connection waited.
   void OnBlockAvailable(ServingContext& ctx);
   /// Sends the next turn's worth, after yielding the last (see kTurnBytes).
@@ -150,6 +153,7 @@ class Connection {
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
+  void LoadBlockMap(ServingContext& ctx);
   void IssueRead(std::uint64_t length, ServingContext& ctx);
   void SubmitRead(const Slot& slot, ServingContext& ctx);
   void SubmitToHelper(const Slot& slot, ServingContext& ctx);
@@ -203,6 +207,10 @@ class Connection {
   UniqueFd file_;
   std::shared_ptr<const CachedBytes> cached_body_;
   bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
+  /// Reads of file_ wait until a helper loaded its block map, so that
+  /// io_submit() cannot wait for the disk to map them (see LoadBlockMap).
+  enum class BlockMap { kInMemory, kToLoad, kLoading };
+  BlockMap block_map_ = BlockMap::kInMemory;
   FileStatus file_status_;
   ResponseLayout layout_;
   std::uint64_t head_length_ = 0;    ///< bytes of the response head

@@ -85,6 +85,8 @@ void Connection::FillWindow(ServingContext& ctx) {
       state_ != State::kStreaming) {
     return;
   }
+  if (block_map_ == BlockMap::kToLoad) LoadBlockMap(ctx);
+  if (block_map_ == BlockMap::kLoading) return;  // OnBlockMapLoaded resumes
   const Piece& piece = layout_.pieces[file_piece_];
   std::uint64_t end = piece.offset + piece.length;
   // A client that stopped reading gets no read-ahead while others wait.
@@ -109,6 +111,23 @@ void Connection::FillWindow(ServingContext& ctx) {
     }
     IssueRead(length, ctx);
   }
+}
+
+void Connection::LoadBlockMap(ServingContext& ctx) {
+  block_map_ = BlockMap::kLoading;
+  HelperJob job;
+  job.kind = HelperJob::Kind::kLoadBlockMap;
+  job.token = token_;
+  job.fd.Reset(dup(file_.get()));  // ours may close before the job runs
+  ctx.helpers.Submit(std::move(job));
+}
+
+void Connection::OnBlockMapLoaded(ServingContext& ctx) {
+  if (block_map_ != BlockMap::kLoading) return;
+  // Whatever the outcome: without the map loaded, reads still work; they
+  // may just wait inside io_submit().
+  block_map_ = BlockMap::kInMemory;
+  FillWindow(ctx);
 }
 
 void Connection::IssueRead(std::uint64_t length, ServingContext& ctx) {

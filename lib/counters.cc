@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[26] = {
+const CounterField kCounterFields[27] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -64,6 +64,9 @@ const CounterField kCounterFields[26] = {
     {"turns_yielded",
      "Sends paused after a turn's budget so that other clients go first.",
      false, &WorkerCounters::turns_yielded},
+    {"block_maps",
+     "Files whose block map a helper loaded before their first read.", false,
+     &WorkerCounters::block_maps},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

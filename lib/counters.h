@@ -34,6 +34,7 @@ struct WorkerCounters {
   Counter cache_hits;        ///< responses served from the small-file cache
   Counter cache_misses;      ///< cacheable files that had to be read
   Counter turns_yielded;     ///< sends paused at a turn's budget, resumed later
+  Counter block_maps;        ///< files whose block map a helper loaded
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
@@ -56,7 +57,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[26];
+extern const CounterField kCounterFields[27];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@ namespace ferry {
 namespace {
 
 constexpr std::uint32_t kFallbackDirectAlign = 4096;
+// fs/ext4/ext4.h; not in Debian 12's uapi headers.
+constexpr unsigned long kExt4PrecacheExtents = _IO('f', 18);
 
 int OpenBeneath(int root, const char* path, std::uint64_t flags,
                 bool cached_only) {
@@ -59,6 +62,10 @@ OpenedFile DocumentRoot::Open(const std::string& relative,
   }
   if (!direct) opened.status.direct_align = 0;
   return opened;
+}
+
+int LoadBlockMap(int fd) {
+  return ioctl(fd, kExt4PrecacheExtents) == 0 ? 0 : errno;
 }
 
 int StatOpenFile(int fd, FileStatus* status) {

@@ -66,4 +66,19 @@ inline bool SameFileVersion(const FileStatus& a, const FileStatus& b) {
 /// an errno.
 int StatOpenFile(int fd, FileStatus* status);
 
+/// Files this large or smaller cannot need LoadBlockMap: ext4 keeps up to
+/// four extents in the inode itself, and a file of four 4 KiB blocks has
+/// at most four.
+inline constexpr std::uint64_t kInodeMappedMax = std::uint64_t{16} * 1024;
+
+/// Makes the file system read `fd`'s whole block map into memory now, so
+/// that O_DIRECT reads of the file find it there.
+/// GOTCHA: ext4 maps a read's blocks inside io_submit() and, when the
+/// extent tree is not in memory, reads its blocks and waits for them there,
+/// RWF_NOWAIT or not (6.18: ext4_iomap_begin -> ext4_map_blocks ->
+/// ext4_find_extent -> ext4_read_bh -> io_schedule). EXT4_IOC_PRECACHE_EXTENTS
+/// loads the tree ahead. May block: helpers only. Returns 0 or an errno
+/// (ENOTTY: not ext4, which has nothing to load or honours RWF_NOWAIT).
+int LoadBlockMap(int fd);
+
 }  // namespace ferry

@@ -80,6 +80,10 @@ void HelperPool::Perform(HelperJob& job) const {
       job.fd.Reset();
       break;
     }
+    case HelperJob::Kind::kLoadBlockMap:
+      job.result = -LoadBlockMap(job.fd.get());
+      job.fd.Reset();
+      break;
   }
 }
 

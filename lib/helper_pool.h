@@ -23,7 +23,7 @@ namespace ferry {
 
 /// One job and, once done, its result. Owned by the pool while queued.
 struct HelperJob {
-  enum class Kind { kOpen, kRead };
+  enum class Kind { kOpen, kRead, kLoadBlockMap };
   Kind kind = Kind::kOpen;
   std::uint64_t token = 0;  ///< whose job it is (continuation token)
 
@@ -34,6 +34,8 @@ struct HelperJob {
   // kRead: pread `length` bytes at `offset` of `fd` (a dup the job owns, so
   // the requester may close its own) into `buffer`; the result is `result`
   // (bytes or a negative errno). `block` is passed through untouched.
+  // kLoadBlockMap: LoadBlockMap(fd) (fd: a dup the job owns); `result` is 0
+  // or a negative errno.
   UniqueFd fd;
   char* buffer = nullptr;
   std::size_t length = 0;

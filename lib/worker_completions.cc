@@ -39,6 +39,10 @@ void Worker::TakeHelperResults() {
         continue;
       }
       connection->OnReadDone(job.block, job.result, ctx_);
+    } else if (job.kind == HelperJob::Kind::kLoadBlockMap) {
+      Bump(counters_.block_maps);
+      if (connection == nullptr) continue;
+      connection->OnBlockMapLoaded(ctx_);
     } else {
       if (connection == nullptr) continue;  // the opened fd closes with the job
       connection->OnOpenDone(std::move(job.opened), ctx_);

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from harness import (INDEX_HTML, Reader, build_request, read_response, thread_names,
+from harness import (INDEX_HTML, Reader, build_request, children_of, read_response,
+                     thread_names,
                      wait_until, write_random)
 
 # Path-taking calls that may read directories or inodes from disk. The
@@ -304,6 +307,68 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
                      "\n".join(bad[:40]))
     assert counters["helper_opens"] > 0, (
         f"no lookup went to a helper after dropping caches: {counters}")
+
+
+def test_worker_never_waits_for_a_block_map(require_root, launch, tmp_path):
+    """ext4 maps an O_DIRECT read's blocks inside io_submit() and, when the
+    file's extent tree is not in memory, waits there for its blocks,
+    RWF_NOWAIT or not. A helper loads the map before the first read, so the
+    loop thread never sleeps in io_schedule() while it streams a badly
+    fragmented file right after the caches were dropped. Seen from the
+    kernel: every sched_switch of the loop thread, with its stack, in a
+    private tracefs instance."""
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)],
+                            capture_output=True, text=True).stdout.strip()
+    if fstype != "ext2/ext3":
+        pytest.skip(f"{tmp_path} is on {fstype}, not ext4")
+    instances = Path("/sys/kernel/tracing/instances")
+    if not instances.is_dir():
+        pytest.skip("no tracefs at /sys/kernel/tracing")
+    root = tmp_path / "root"
+    root.mkdir()
+    # Every other 4 KiB block written: 1,024 extents where the inode holds
+    # four, so the rest is a tree of blocks on the disk.
+    block, count = os.urandom(4096), 1024
+    expected = bytearray(2 * count * 4096)
+    path = root / "fragmented.bin"
+    with open(path, "wb") as f:
+        for i in range(count):
+            f.seek(2 * i * 4096)
+            f.write(block)
+            expected[2 * i * 4096:(2 * i + 1) * 4096] = block
+        f.truncate(len(expected))
+    os.sync()
+    mapping = subprocess.run(["filefrag", "-v", str(path)], capture_output=True,
+                             text=True).stdout
+    assert len(re.findall(r"^\s*\d+:", mapping, re.M)) > 4, mapping[:2000]
+
+    ferry = launch(root=root)
+    loop_tids = [tid for pid in children_of(ferry.pid)
+                 for tid, comm in thread_names(pid).items() if comm == "ferry-worker"]
+    assert loop_tids
+    instance = instances / f"ferry-test-{os.getpid()}"
+    instance.mkdir()
+    enable = instance / "events/sched/sched_switch/enable"
+    try:
+        (instance / "events/sched/sched_switch/filter").write_text(
+            " || ".join(f"prev_pid == {tid}" for tid in loop_tids))
+        (instance / "options/stacktrace").write_text("1")
+        drop_caches()
+        enable.write_text("1")
+        body = ferry.get("/fragmented.bin").body
+        enable.write_text("0")
+        trace = (instance / "trace").read_text()
+    finally:
+        enable.write_text("0")
+        instance.rmdir()
+    counters = ferry.stop()
+    assert body == expected
+    assert "sched_switch:" in trace, "no switch of the loop thread was traced"
+    waits = trace.count("=> io_schedule")
+    at = trace.find("=> io_schedule")
+    assert waits == 0, (f"the loop thread waited for the disk {waits} times:\n"
+                        + trace[max(0, at - 400):at + 1200])
+    assert counters["block_maps"] >= 1, counters
 
 
 def check_parser(tmp_path):
