@@ -92,7 +92,8 @@ class Connection {
   /// A helper finished opening the requested file.
   void OnOpenDone(OpenedFile opened, ServingContext& ctx);
 
-  /// A helper finished loading the file's block map (see LoadBlockMap).
+  /// A helper finished loading the file's block map (see LoadBlockMap()
+  /// in document_root.h).
   void OnBlockMapLoaded(ServingContext& ctx);
 
   /// A block (or AIO capacity) became free after this connection waited.
@@ -156,7 +157,7 @@ class Connection {
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
-  void LoadBlockMap(ServingContext& ctx);
+  void RequestBlockMap(ServingContext& ctx);
   void IssueRead(std::uint64_t length, ServingContext& ctx);
   void SubmitRead(const Slot& slot, ServingContext& ctx);
   void SubmitToHelper(const Slot& slot, ServingContext& ctx);

@@ -85,7 +85,7 @@ void Connection::FillWindow(ServingContext& ctx) {
       state_ != State::kStreaming) {
     return;
   }
-  if (block_map_ == BlockMap::kToLoad) LoadBlockMap(ctx);
+  if (block_map_ == BlockMap::kToLoad) RequestBlockMap(ctx);
   if (block_map_ == BlockMap::kLoading) return;  // OnBlockMapLoaded resumes
   const Piece& piece = layout_.pieces[file_piece_];
   std::uint64_t end = piece.offset + piece.length;
@@ -113,7 +113,7 @@ void Connection::FillWindow(ServingContext& ctx) {
   }
 }
 
-void Connection::LoadBlockMap(ServingContext& ctx) {
+void Connection::RequestBlockMap(ServingContext& ctx) {
   block_map_ = BlockMap::kLoading;
   HelperJob job;
   job.kind = HelperJob::Kind::kLoadBlockMap;
