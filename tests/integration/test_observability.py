@@ -214,7 +214,15 @@ def test_metrics_parse_strictly_and_move_with_requests(launch):
     for _ in range(7):
         assert ferry.get("/hello.txt").body == HELLO
     ferry.get("/missing")
-    after = parse_prometheus(urllib.request.urlopen(url, timeout=10).read().decode())
+
+    # A worker counts a response once sendmsg() returns, and the client can
+    # have read it (and asked the next thing) a moment before that.
+    def counted():
+        now = parse_prometheus(urllib.request.urlopen(url, timeout=10).read().decode())
+        done = sum(now[(f"ferry_responses_{c}_total", "")] -
+                   before[(f"ferry_responses_{c}_total", "")] for c in ("2xx", "4xx"))
+        return now if done >= 8 else None
+    after = wait_until(counted, 10, message="8 responses counted")
     assert after[("ferry_requests_total", "")] - before[("ferry_requests_total", "")] == 8
     assert after[("ferry_responses_2xx_total", "")] - \
         before[("ferry_responses_2xx_total", "")] == 7
