@@ -161,6 +161,7 @@ class Connection {
   void IssueRead(std::uint64_t length, ServingContext& ctx);
   void SubmitRead(const Slot& slot, ServingContext& ctx);
   void SubmitToHelper(const Slot& slot, ServingContext& ctx);
+  HelperJob FileJob(HelperJob::Kind kind) const;
   void OnWritable(ServingContext& ctx);
   int GatherIovecs(const BufferPool& pool, iovec* iov,
                    bool* sendfile_next) const;

@@ -62,13 +62,20 @@ void Connection::FillWindow(ServingContext& ctx) {
   }
 }
 
+// A helper job on file_, for this connection. The job owns a dup of the
+// descriptor, since ours may close before the job runs; if dup() fails the
+// helper's call fails on -1 (EBADF) and the job reports that.
+HelperJob Connection::FileJob(HelperJob::Kind kind) const {
+  HelperJob job;
+  job.kind = kind;
+  job.token = token_;
+  job.fd.Reset(dup(file_.get()));
+  return job;
+}
+
 void Connection::RequestBlockMap(ServingContext& ctx) {
   block_map_ = BlockMap::kLoading;
-  HelperJob job;
-  job.kind = HelperJob::Kind::kLoadBlockMap;
-  job.token = token_;
-  job.fd.Reset(dup(file_.get()));  // ours may close before the job runs
-  ctx.helpers.Submit(std::move(job));
+  ctx.helpers.Submit(FileJob(HelperJob::Kind::kLoadBlockMap));
 }
 
 void Connection::OnBlockMapLoaded(ServingContext& ctx) {
@@ -103,17 +110,11 @@ void Connection::SubmitRead(const Slot& slot, ServingContext& ctx) {
 }
 
 void Connection::SubmitToHelper(const Slot& slot, ServingContext& ctx) {
-  HelperJob job;
-  job.kind = HelperJob::Kind::kRead;
-  job.token = token_;
-  job.fd.Reset(dup(file_.get()));  // ours may close before the job runs
+  HelperJob job = FileJob(HelperJob::Kind::kRead);
   job.buffer = ctx.pool.Data(slot.block);
   job.length = slot.length;
   job.offset = slot.offset;
   job.block = slot.block;
-  if (!job.fd) {
-    job.result = -errno;
-  }
   ctx.helpers.Submit(std::move(job));
 }
 
