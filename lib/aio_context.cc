@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <type_traits>
@@ -81,6 +82,13 @@ void AioContext::Submit() {
     ++done;
   }
   queued_.erase(queued_.begin(), queued_.begin() + static_cast<long>(done));
+}
+
+bool AioContext::Unqueue(AioRead* read) {
+  auto found = std::find(queued_.begin(), queued_.end(), read->raw());
+  if (found == queued_.end()) return false;
+  queued_.erase(found);
+  return true;
 }
 
 void AioContext::Reap(std::vector<AioCompletion>* out) {

@@ -72,6 +72,13 @@ class AioContext {
   /// Queues `read` for the next Submit(). The caller checks Capacity().
   void Queue(AioRead* read) { queued_.push_back(read->raw()); }
 
+  /// Takes `read` out of the queue if it was not submitted yet, and says
+  /// whether it was there. GOTCHA: a queued iocb holds a bare descriptor
+  /// number; closing that descriptor before Submit() would let the read go
+  /// to whatever file or socket reuses the number. Once submitted, the
+  /// kernel holds its own reference and the descriptor may close.
+  bool Unqueue(AioRead* read);
+
   /// Submits everything queued with one io_submit. Reads the kernel accepts
   /// only in part stay queued; a read it rejects completes with the error
   /// at the next Reap().

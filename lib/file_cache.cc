@@ -66,16 +66,20 @@ CachedFile* FileCache::Find(std::string_view path) {
 
 bool FileCache::Insert(std::string_view path, const FileStatus& status,
                        const char* data, std::uint64_t size,
-                       std::int64_t now_ms, CachedHead head) {
+                       std::int64_t checked_ms, CachedHead head) {
   if (!Cacheable(size)) return false;
-  Erase(path);
+  auto found = index_.find(path);
+  if (found != index_.end()) {
+    if (found->second->checked_ms > checked_ms) return false;
+    EraseEntry(found->second);
+  }
   auto bytes = CachedBytes::Copy(data, size, memory_files_ < max_memory_files_);
   if (bytes->fd() >= 0) ++memory_files_;
   while (used_ + size > capacity_ && !lru_.empty()) {
     EraseEntry(std::prev(lru_.end()));
   }
   lru_.push_front(CachedFile{std::string(path), std::move(bytes), status,
-                             std::move(head), now_ms});
+                             std::move(head), checked_ms});
   index_.emplace(lru_.front().path, lru_.begin());
   used_ += size;
   return true;

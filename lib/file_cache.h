@@ -98,10 +98,14 @@ class FileCache {
   }
 
   /// Adds (or replaces) `path` with `size` bytes at `data` and `head`,
-  /// evicting the least recently used entries to make room. Returns false
-  /// when the file is not cacheable.
+  /// evicting the least recently used entries to make room. `checked_ms` is
+  /// when `status` was read from the file (its validity counts from then).
+  /// Returns false when the file is not cacheable, or when the entry there
+  /// was checked later than that: a slow read of an older version must not
+  /// replace a newer one.
   bool Insert(std::string_view path, const FileStatus& status, const char* data,
-              std::uint64_t size, std::int64_t now_ms, CachedHead head = {});
+              std::uint64_t size, std::int64_t checked_ms,
+              CachedHead head = {});
 
   void Erase(std::string_view path);
 

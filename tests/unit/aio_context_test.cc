@@ -121,5 +121,26 @@ TEST(AioContext, AnImpossibleDepthSaysWhichSysctlToRaise) {
   }
 }
 
+// Closing a file whose read is queued but not yet submitted: the read is
+// taken back, so it can never reach whatever reuses the descriptor number.
+TEST_F(AioContextTest, AnUnsubmittedReadCanBeTakenBack) {
+  AioContext aio(4);
+  BufferPool pool(4096, 2);
+  AioRead kept, dropped;
+  kept.Prepare(fd_.get(), pool.Data(pool.Acquire()), 4096, 0, 1, false);
+  dropped.Prepare(fd_.get(), pool.Data(pool.Acquire()), 4096, 4096, 2, false);
+  aio.Queue(&kept);
+  aio.Queue(&dropped);
+  EXPECT_TRUE(aio.Unqueue(&dropped));
+  EXPECT_FALSE(aio.Unqueue(&dropped));
+  EXPECT_EQ(aio.Capacity(), 3u);
+  aio.Submit();
+  EXPECT_FALSE(aio.Unqueue(&kept));  // submitted: the kernel has it
+  std::vector<AioCompletion> done = WaitFor(aio, 1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].read, &kept);
+  EXPECT_EQ(aio.in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace ferry

@@ -153,5 +153,23 @@ TEST(FileCache, ReinsertingReplacesAndEraseForgets) {
   EXPECT_EQ(cache.entries(), 0u);
 }
 
+// A read of the old version that started before the file was replaced and
+// finishes after the new version was cached must not put the old one back.
+TEST(FileCache, ASlowReadOfAnOlderVersionDoesNotReplaceANewerEntry) {
+  FileCache cache(1024, 512, 1000);
+  std::string old_data(100, 'o');
+  std::string new_data(100, 'n');
+  ASSERT_TRUE(cache.Insert("f", Status(100, 2), new_data.data(), 100, 50));
+  EXPECT_FALSE(cache.Insert("f", Status(100, 1), old_data.data(), 100, 40));
+  CachedFile* entry = cache.Find("f");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(Text(*entry->bytes), new_data);
+  EXPECT_EQ(entry->checked_ms, 50);
+  // A later check replaces it as before.
+  EXPECT_TRUE(cache.Insert("f", Status(100, 3), old_data.data(), 100, 60));
+  EXPECT_EQ(Text(*cache.Find("f")->bytes), old_data);
+  EXPECT_EQ(cache.used(), 100u);
+}
+
 }  // namespace
 }  // namespace ferry
