@@ -62,6 +62,8 @@ po::options_description SettingOptions() {
        "keep-alive time between requests")
       ("send-timeout", Text("TIME", FormatDuration(d.send_timeout)),
        "time a client may accept no data")
+      ("send-min-rate", Text("SIZE", FormatByteSize(d.send_min_rate)),
+       "bytes per second a client must accept, over each send-timeout (0 = off)")
       ("shutdown-timeout", Text("TIME", FormatDuration(d.shutdown_timeout)),
        "graceful stop: time to finish responses (0 = close now)")
       ("max-request-line", Text("SIZE", FormatByteSize(d.max_request_line)),
@@ -175,7 +177,8 @@ class Validator {
     }
     Fail(name, text,
          std::string("is not a duration") +
-             (allow_zero ? " " : " greater than zero ") + kDurationForms);
+             (allow_zero ? "" : " greater than zero") + " of at most " +
+             FormatDuration(kMaxDuration) + " " + kDurationForms);
   }
 
   std::vector<ListenAddress> Listen() const {
@@ -224,6 +227,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.header_timeout = v.Duration("header-timeout", false);
   c.idle_timeout = v.Duration("idle-timeout", false);
   c.send_timeout = v.Duration("send-timeout", false);
+  c.send_min_rate = v.Size("send-min-rate", 0, kGiB);
   c.shutdown_timeout = v.Duration("shutdown-timeout", true);
   c.max_request_line = v.Size("max-request-line", 256, kMiB);
   c.max_header_bytes = v.Size("max-header-bytes", 256, kMiB);
@@ -422,6 +426,7 @@ std::string DescribeConfig(const Config& c) {
       << "header-timeout = " << FormatDuration(c.header_timeout) << "\n"
       << "idle-timeout = " << FormatDuration(c.idle_timeout) << "\n"
       << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"
+      << "send-min-rate = " << FormatByteSize(c.send_min_rate) << "\n"
       << "shutdown-timeout = " << FormatDuration(c.shutdown_timeout) << "\n"
       << "max-request-line = " << FormatByteSize(c.max_request_line) << "\n"
       << "max-header-bytes = " << FormatByteSize(c.max_header_bytes) << "\n"

@@ -30,6 +30,8 @@ struct ListenAddress {
 ListenAddress ParseListenAddress(const std::string& text);
 
 using Milliseconds = std::chrono::milliseconds;
+/// The longest duration any flag takes: a week.
+inline constexpr Milliseconds kMaxDuration{7LL * 24 * 3'600'000};
 
 /// The effective configuration. Defaults here are the documented ones.
 struct Config {
@@ -52,6 +54,9 @@ struct Config {
   Milliseconds header_timeout{10'000};
   Milliseconds idle_timeout{60'000};
   Milliseconds send_timeout{30'000};
+  /// Bytes per second a client must take while its socket is full,
+  /// averaged over each --send-timeout; 0 turns the check off.
+  std::uint64_t send_min_rate = 1024;
   Milliseconds shutdown_timeout{10'000};
   std::uint64_t max_request_line = 8192;
   std::uint64_t max_header_bytes = 16384;

@@ -144,7 +144,9 @@ Milliseconds ParseDuration(const std::string& text) {
     throw std::invalid_argument("not a duration: " + text);
   }
   const std::uint64_t ms = Scale(value, scale, text);
-  if (ms > static_cast<std::uint64_t>(Milliseconds::max().count())) {
+  // Deadlines are "now + duration" in milliseconds: a bound far below the
+  // type's keeps that sum from overflowing (it once wrapped to 0.43 s).
+  if (ms > static_cast<std::uint64_t>(kMaxDuration.count())) {
     throw std::invalid_argument("too long: " + text);
   }
   return Milliseconds(static_cast<Milliseconds::rep>(ms));
