@@ -1,6 +1,8 @@
 #include "connection.h"
 
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cstring>
 
 #include "log.h"
+#include "url_encoding.h"
 
 namespace ferry {
 namespace {
@@ -57,6 +60,8 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
     window_ = std::make_unique<Slot[]>(window_capacity_);
   }
   maybe_readable_ = true;
+  signals_cover_input_ = false;
+  reading_requests_ = false;
   input_length_ = 0;
   request_length_ = 0;
   requests_ = 0;
@@ -65,7 +70,9 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   resume_queued_ = false;
   close_after_response_ = false;
   state_ = State::kReadingRequest;
-  deadline_ms_ = ctx.now_ms + ctx.config.idle_timeout.count();
+  // A client that has sent nothing yet gets the header timeout, not the
+  // keep-alive one: silent sockets must not hold slots for long.
+  deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
   OnReadable(ctx);
 }
 
@@ -90,6 +97,16 @@ void Connection::OnSocketEvent(std::uint32_t band, ServingContext& ctx) {
 // ---- kReadingRequest -------------------------------------------------------
 
 void Connection::OnReadable(ServingContext& ctx) {
+  // A response that completes at once (FinishResponse) comes back to this
+  // loop for the next pipelined request instead of calling in again: one
+  // client's 100,000 pipelined requests once overflowed the stack.
+  reading_requests_ = true;
+  ReadRequests(ctx);
+  reading_requests_ = false;
+}
+
+void Connection::ReadRequests(ServingContext& ctx) {
+  int answered = 0;
   for (;;) {
     if (input_length_ > 0) {
       ParseResult parsed = ParseRequest(
@@ -97,7 +114,13 @@ void Connection::OnReadable(ServingContext& ctx) {
       if (parsed.kind == ParseResult::Kind::kDone) {
         request_length_ = parsed.consumed;
         HandleRequest(ctx);
-        return;
+        // Streaming, resolving, lingering or closed: an event resumes it.
+        if (state_ != State::kReadingRequest) return;
+        if (++answered == kRequestsPerTurn) {
+          QueueResume(ctx);  // the others go first
+          return;
+        }
+        continue;
       }
       if (parsed.kind == ParseResult::Kind::kError) {
         Bump(ctx.counters.requests);
@@ -121,12 +144,15 @@ void Connection::OnReadable(ServingContext& ctx) {
         deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
       }
       input_length_ += static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) < room) maybe_readable_ = false;
+      if (static_cast<std::size_t>(n) < room && signals_cover_input_) {
+        maybe_readable_ = false;
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       maybe_readable_ = false;
+      signals_cover_input_ = true;
       return;  // the next POLL_IN signal resumes
     }
     Close(ctx);  // the client closed, or the socket failed
@@ -187,6 +213,7 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
   Bump(ctx.counters.cache_hits);
   cached_body_ = entry->bytes;
   file_status_ = entry->status;
+  status_ms_ = entry->checked_ms;
   RespondWithFile(entry->head.content_type, entry->head.whole_fields, ctx);
   return true;
 }
@@ -225,8 +252,11 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
     case FileStatus::Type::kDirectory:
       if (!request_.directory_form) {
         layout_.Clear();
+        // From the decoded, normalised path, encoded again: never the raw
+        // target, whose "//host/..." a browser would follow off-site.
         std::string& location = open_path_;  // reused as scratch
-        location.assign(request_.raw_path);
+        location.assign(1, '/');
+        AppendPercentEncodedPath(request_.path, &location);
         location += '/';
         if (!request_.query.empty()) {
           location += '?';
@@ -247,6 +277,7 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   }
   file_ = std::move(opened.fd);
   file_status_ = opened.status;
+  status_ms_ = ctx.now_ms;
   block_map_ =
       file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax
           ? BlockMap::kToLoad
@@ -327,23 +358,111 @@ void Connection::LogAccess(ServingContext& ctx) const {
 
 void Connection::Close(ServingContext& ctx) {
   if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
-  // Blocks with a read in flight stay the kernel's until it completes; the
-  // worker then finds no connection for the token and frees them.
+  // Blocks with a read in flight stay the kernel's (or a helper's) until it
+  // completes; the worker then finds no connection for the token and frees
+  // them. A read still queued for this iteration's io_submit never goes:
+  // file_ closes now.
   for (std::size_t i = 0; i < window_count_; ++i) {
-    if (SlotAt(i).got >= 0) ctx.pool.Release(SlotAt(i).block);
+    const Slot& slot = SlotAt(i);
+    if (slot.got >= 0 || ctx.aio.Unqueue(&ctx.reads[slot.block])) {
+      ctx.pool.Release(slot.block);
+    }
   }
   window_count_ = 0;
   file_.Reset();
   cached_body_.reset();
   fill_cache_ = false;
   block_map_ = BlockMap::kInMemory;
+  ReleaseScratch();
+  // The slot is reused by a later client: it starts with a small buffer.
+  if (input_capacity_ > kInitialInput) {
+    input_.reset();
+    input_capacity_ = 0;
+  }
   state_ = State::kClosed;
 }
 
+void Connection::ReleaseScratch() {
+  if (layout_.text.capacity() > kKeptTextBytes) {
+    std::string().swap(layout_.text);
+  }
+  if (layout_.pieces.capacity() > kKeptPieces) {
+    std::vector<Piece>().swap(layout_.pieces);
+  }
+  if (layout_.range.ranges.capacity() > kKeptPieces) {
+    std::vector<ByteRange>().swap(layout_.range.ranges);
+  }
+  if (layout_.range.scratch.capacity() > kKeptPieces) {
+    std::vector<ByteRange>().swap(layout_.range.scratch);
+  }
+}
+
+void Connection::QueueResume(ServingContext& ctx) {
+  if (resume_queued_) return;
+  resume_queued_ = true;
+  ctx.resume.push_back(token_);
+}
+
 void Connection::OnTick(ServingContext& ctx) {
+  if (state_ == State::kStreaming && TooSlow(ctx)) {
+    Bump(ctx.counters.timeouts);
+    Log(LogLevel::kInfo,
+        "closing %s: it took less than --send-min-rate for %" PRId64 " ms",
+        client_, ctx.now_ms - rate_window_start_ms_);
+    CloseWithReset(ctx);
+    return;
+  }
   if (state_ == State::kClosed || ctx.now_ms < deadline_ms_) return;
   if (state_ != State::kLingering) Bump(ctx.counters.timeouts);
+  if (state_ == State::kStreaming) {
+    CloseWithReset(ctx);
+  } else {
+    Close(ctx);
+  }
+}
+
+// Bytes of this response the client's TCP has acknowledged: those sent
+// less those still in our socket's send queue.
+std::uint64_t Connection::BytesTaken() const {
+  int unsent = 0;
+  if (ioctl(socket_.get(), SIOCOUTQ, &unsent) < 0) unsent = 0;
+  auto queued = static_cast<std::uint64_t>(unsent);
+  return response_sent_ > queued ? response_sent_ - queued : 0;
+}
+
+// A client that does not read has a socket buffer full of our response; a
+// plain close would leave the kernel delivering it at the client's pace,
+// holding that memory after the slot is free. A reset drops it (nginx's
+// reset_timedout_connection).
+void Connection::CloseWithReset(ServingContext& ctx) {
+  linger abort{1, 0};
+  setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   Close(ctx);
+}
+
+// The send timeout moves on any progress, so a client that takes a few
+// bytes now and then would hold its slot forever: it must also take
+// --send-min-rate on average over each --send-timeout window at whose end
+// it still has bytes of ours to take. What it took is what its TCP
+// acknowledged, not what we queued: the kernel wakes a writer only when
+// half of a large send buffer has drained, so our own sends come in bursts
+// seconds apart even for a client that reads steadily.
+bool Connection::TooSlow(ServingContext& ctx) {
+  std::int64_t window = ctx.config.send_timeout.count();
+  if (ctx.config.send_min_rate == 0 ||
+      ctx.now_ms - rate_window_start_ms_ < window) {
+    return false;
+  }
+  std::uint64_t taken = BytesTaken();
+  std::uint64_t wanted =
+      ctx.config.send_min_rate * static_cast<std::uint64_t>(window) / 1000;
+  // With nothing of ours left unacknowledged, it was the client waiting
+  // for us (the disk), not we for it.
+  bool waiting_for_client = taken < response_sent_;
+  if (waiting_for_client && taken < rate_window_taken_ + wanted) return true;
+  rate_window_start_ms_ = ctx.now_ms;
+  rate_window_taken_ = taken;
+  return false;
 }
 
 void Connection::OnShutdown(ServingContext& ctx) {

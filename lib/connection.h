@@ -144,9 +144,18 @@ class Connection {
   /// file p99: ~2 ms with 256 KiB, ~1 ms with 64 KiB; one stream's CPU per
   /// GB within the noise (+0-7%).
   static constexpr std::uint64_t kTurnBytes = std::uint64_t{68} * 1024;
+  /// Pipelined requests answered in one turn before the connection lets
+  /// the others go first (it resumes after the events already pending).
+  static constexpr int kRequestsPerTurn = 16;
+  /// Scratch of a response (its header text, pieces and ranges) that grew
+  /// past these is given back when the response ends, so that one hostile
+  /// request does not pin memory to the connection slot for good.
+  static constexpr std::size_t kKeptTextBytes = 4096;
+  static constexpr std::size_t kKeptPieces = 64;
 
   // kReadingRequest
   void OnReadable(ServingContext& ctx);
+  void ReadRequests(ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
   bool ServeFromCache(ServingContext& ctx);
   // kResolving
@@ -175,6 +184,11 @@ class Connection {
   void LogAccess(ServingContext& ctx) const;
   void Abort(const char* why, ServingContext& ctx);
   void Close(ServingContext& ctx);
+  void CloseWithReset(ServingContext& ctx);
+  void ReleaseScratch();
+  bool TooSlow(ServingContext& ctx);
+  std::uint64_t BytesTaken() const;
+  void QueueResume(ServingContext& ctx);
 
   Slot& SlotAt(std::size_t i) {
     return window_[(window_head_ + i) % window_capacity_];
@@ -188,6 +202,11 @@ class Connection {
   std::uint64_t token_ = 0;
   State state_ = State::kClosed;
   std::int64_t deadline_ms_ = 0;
+  /// The minimum send rate (--send-min-rate) is checked per window of
+  /// --send-timeout (see TooSlow): when the window started, and how many
+  /// bytes of the response the client had taken then.
+  std::int64_t rate_window_start_ms_ = 0;
+  std::uint64_t rate_window_taken_ = 0;
   bool waiting_for_block_ = false;
   bool want_write_ = false;
   bool resume_queued_ = false;  ///< its token is in ctx.resume
@@ -195,6 +214,13 @@ class Connection {
   /// with EAGAIN, true again with the next POLL_IN signal (every arrival
   /// raises one), so a drained socket is not read just to hear EAGAIN.
   bool maybe_readable_ = true;
+  /// A short read proves the socket drained only once signals cover every
+  /// arrival: what came before the socket was armed (a request and its FIN
+  /// in one burst) raises none. False until the first EAGAIN.
+  bool signals_cover_input_ = false;
+  /// Inside ReadRequests(): a response that completes at once returns to
+  /// its loop instead of reading the next request itself (recursion).
+  bool reading_requests_ = false;
   bool close_after_response_ = false;
   std::uint64_t requests_ = 0;
   char client_[64] = {};
@@ -217,6 +243,9 @@ class Connection {
   enum class BlockMap { kInMemory, kToLoad, kLoading };
   BlockMap block_map_ = BlockMap::kInMemory;
   FileStatus file_status_;
+  /// When file_status_ was read: a cache entry filled from this response
+  /// counts its validity from then, not from when the read completed.
+  std::int64_t status_ms_ = 0;
   ResponseLayout layout_;
   std::uint64_t head_length_ = 0;    ///< bytes of the response head
   std::uint64_t response_sent_ = 0;  ///< bytes of this response sent

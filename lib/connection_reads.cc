@@ -158,7 +158,7 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     std::string_view type = ctx.mime.Lookup(open_path_);
     ctx.cache->Insert(
         open_path_, file_status_, ctx.pool.Data(slot.block), file_status_.size,
-        ctx.now_ms,
+        status_ms_,
         {std::string(type), WholeFileFields(InfoOf(file_status_), type)});
     fill_cache_ = false;
   }

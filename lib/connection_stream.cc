@@ -57,6 +57,8 @@ void Connection::StartResponse(ServingContext& ctx) {
   state_ = State::kStreaming;
   deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
   head_length_ = layout_.text.find("\r\n\r\n") + 4;
+  rate_window_start_ms_ = ctx.now_ms;
+  rate_window_taken_ = 0;
   response_sent_ = 0;
   piece_index_ = 0;
   piece_done_ = 0;
@@ -69,7 +71,11 @@ void Connection::StartResponse(ServingContext& ctx) {
 
 void Connection::ResumeTurn(ServingContext& ctx) {
   resume_queued_ = false;
-  if (!want_write_) OnWritable(ctx);
+  if (state_ == State::kReadingRequest) {
+    OnReadable(ctx);  // more pipelined requests
+  } else if (!want_write_) {
+    OnWritable(ctx);
+  }
 }
 
 // Gathers what goes out next by sendmsg(). Stops before a cached file
@@ -129,10 +135,7 @@ void Connection::OnWritable(ServingContext& ctx) {
   for (;;) {
     if (turn_left == 0 && piece_index_ < layout_.pieces.size()) {
       Bump(ctx.counters.turns_yielded);
-      if (!resume_queued_) {
-        resume_queued_ = true;
-        ctx.resume.push_back(token_);
-      }
+      QueueResume(ctx);
       return;
     }
     bool sendfile_next = false;
@@ -226,11 +229,21 @@ void Connection::FinishResponse(ServingContext& ctx) {
                input_length_ - request_length_);
   input_length_ -= request_length_;
   request_length_ = 0;
+  ReleaseScratch();
+  if (input_capacity_ > kInitialInput && input_length_ <= kInitialInput) {
+    // A large head grew the buffer: give it back.
+    auto small = std::make_unique_for_overwrite<char[]>(kInitialInput);
+    std::memcpy(small.get(), input_.get(), input_length_);
+    input_ = std::move(small);
+    input_capacity_ = kInitialInput;
+  }
   state_ = State::kReadingRequest;
   deadline_ms_ =
       ctx.now_ms + (input_length_ > 0 ? ctx.config.header_timeout.count()
                                       : ctx.config.idle_timeout.count());
-  OnReadable(ctx);
+  // Called from ReadRequests (a response that completed at once), its loop
+  // reads on; otherwise the next pipelined request starts here.
+  if (!reading_requests_) OnReadable(ctx);
 }
 
 }  // namespace ferry
