@@ -159,6 +159,18 @@ TEST(ConfigTest, DurationSuffixes) {
   }
 }
 
+// "now + timeout" once wrapped: --idle-timeout 9223372036854775807ms
+// closed connections after 0.43 s.
+TEST(ConfigTest, DurationsAreAtMostAWeek) {
+  EXPECT_EQ(ParseDuration("168h"), kMaxDuration);
+  EXPECT_THROW(ParseDuration("169h"), std::invalid_argument);
+  std::string message = ErrorOf({"--idle-timeout", "9223372036854775807ms"});
+  EXPECT_EQ(message.rfind("--idle-timeout: '9223372036854775807ms' ", 0), 0u)
+      << message;
+  EXPECT_NE(message.find("at most"), std::string::npos) << message;
+  EXPECT_EQ(ErrorOf({"--send-timeout", "168h"}), "");
+}
+
 TEST(ConfigTest, CommandLineValues) {
   const Config c = Parse({"--root=/srv/www",
                           "--listen",
@@ -248,6 +260,8 @@ TEST(ConfigTest, EachBadValueNamesItsFlag) {
       {{"--block-size", "12K"}, "--block-size"},
       {{"--block-size", "big"}, "--block-size"},
       {{"--read-ahead", "0"}, "--read-ahead"},
+      {{"--send-min-rate", "2G"}, "--send-min-rate"},
+      {{"--send-min-rate", "fast"}, "--send-min-rate"},
       {{"--read-ahead", "65"}, "--read-ahead"},
       {{"--queue-depth", "0"}, "--queue-depth"},
       {{"--queue-depth", "65537"}, "--queue-depth"},
