@@ -240,7 +240,7 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
       }
     }
     if (status >= 500) {
-      Log(LogLevel::kError, "open %s: %s", open_path_.c_str(),
+      Log(LogLevel::kError, "open %s: %s", PathForLog().c_str(),
           std::strerror(opened.error));
     }
     RespondStatus(status, false, ctx);
@@ -333,10 +333,18 @@ void Connection::OnLingerReadable(ServingContext& ctx) {
 }
 
 void Connection::Abort(const char* why, ServingContext& ctx) {
-  Log(LogLevel::kInfo, "aborting a response for %s: %s", open_path_.c_str(),
+  Log(LogLevel::kInfo, "aborting a response for %s: %s", PathForLog().c_str(),
       why);
   Bump(ctx.counters.aborted);
   Close(ctx);
+}
+
+// The path as a URL, percent-encoded: a decoded "%0a" in a log line would
+// forge the next line.
+std::string Connection::PathForLog() const {
+  std::string path(1, '/');
+  AppendPercentEncodedPath(open_path_, &path);
+  return path;
 }
 
 void Connection::LogAccess(ServingContext& ctx) const {

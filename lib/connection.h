@@ -182,6 +182,7 @@ class Connection {
   void StartLingering(ServingContext& ctx);
   void OnLingerReadable(ServingContext& ctx);
   void LogAccess(ServingContext& ctx) const;
+  std::string PathForLog() const;
   void Abort(const char* why, ServingContext& ctx);
   void Close(ServingContext& ctx);
   void CloseWithReset(ServingContext& ctx);

@@ -146,7 +146,7 @@ void Connection::OnReadDone(std::uint32_t block, long result,
   }
   if (result < 0) {
     Bump(ctx.counters.aio_errors);
-    Log(LogLevel::kError, "read %s at %" PRIu64 ": %s", open_path_.c_str(),
+    Log(LogLevel::kError, "read %s at %" PRIu64 ": %s", PathForLog().c_str(),
         slot.offset, std::strerror(static_cast<int>(-result)));
     slot.got = 0;
     Abort("read error", ctx);
@@ -167,7 +167,7 @@ void Connection::OnReadDone(std::uint32_t block, long result,
       std::min(slot.offset + slot.length, piece.offset + piece.length);
   if (slot.offset + static_cast<std::uint64_t>(result) < needed) {
     Log(LogLevel::kWarning, "%s shrank while being sent; response aborted",
-        open_path_.c_str());
+        PathForLog().c_str());
     Abort("file shrank", ctx);
     return;
   }

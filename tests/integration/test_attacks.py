@@ -227,3 +227,24 @@ def test_request_then_half_close_is_answered_and_closed(launch, tmp_path):
             start = time.monotonic()
             assert reader.at_eof(timeout=10), f"{path}: still open after 10 s"
             assert time.monotonic() - start < 5, path
+
+
+def test_a_path_cannot_forge_a_log_line(launch, tmp_path):
+    """A decoded %0a went into diagnostic lines as it was, so a request could
+    write a line of its own into the journal. Paths are logged encoded."""
+    root = tmp_path / "root"
+    root.mkdir()
+    name = "a\nferryd[1]: forged.bin"
+    write_random(root / name, 64 * 1024, seed=5)
+    ferry = launch(root=root, args=["--file-cache", "0"],
+                   extra_env={"FERRYD_TEST_FAIL_READS": "1"})
+    with ferry.connect() as sock:
+        sock.sendall(build_request("/a%0Aferryd%5B1%5D:%20forged.bin",
+                                   close=True))
+        Reader(sock).read_to_eof()  # the response is aborted
+    wait_until(lambda: "Input/output error" in ferry.stderr_text(), 5,
+               message="the read error on stderr")
+    lines = ferry.stderr_text().splitlines()
+    assert not [l for l in lines if l.startswith("ferryd[1]: forged")], lines
+    line = next(l for l in lines if "Input/output error" in l)
+    assert "/a%0Aferryd%5B1%5D:%20forged.bin" in line, line
