@@ -1,5 +1,8 @@
 #include "http_request.h"
 
+#include <arpa/inet.h>
+
+#include <array>
 #include <cstring>
 
 #include "http_syntax.h"
@@ -52,6 +55,57 @@ int ParseVersion(std::string_view v, int* minor) {
   return 0;
 }
 
+// RFC 3986 unreserved / sub-delims, the characters of a reg-name besides
+// pct-encoded.
+bool IsRegNameChar(unsigned char c) {
+  static constexpr std::array<bool, 256> kTable = AlnumAnd("-._~!$&'()*+,;=");
+  return kTable[c];
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ), not empty.
+bool IsRegName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%') {
+      if (i + 2 >= name.size() || HexValue(name[i + 1]) < 0 ||
+          HexValue(name[i + 2]) < 0) {
+        return false;
+      }
+      i += 2;
+    } else if (!IsRegNameChar(static_cast<unsigned char>(name[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What is between the brackets of an IP-literal: an IPv6address, or
+// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+bool IsIpLiteralBody(std::string_view body) {
+  if (!body.empty() && (body[0] == 'v' || body[0] == 'V')) {
+    const std::size_t dot = body.find('.');
+    if (dot == std::string_view::npos || dot < 2 || dot + 1 == body.size()) {
+      return false;
+    }
+    for (std::size_t i = 1; i < dot; ++i) {
+      if (HexValue(body[i]) < 0) return false;
+    }
+    for (char c : body.substr(dot + 1)) {
+      if (c != ':' &&
+          (c == '%' || !IsRegNameChar(static_cast<unsigned char>(c)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  char text[INET6_ADDRSTRLEN];
+  if (body.empty() || body.size() >= sizeof text) return false;
+  body.copy(text, body.size());
+  text[body.size()] = '\0';
+  in6_addr address{};
+  return inet_pton(AF_INET6, text, &address) == 1;
+}
+
 // Splits the request-target into host (absolute-form only), path and query,
 // and decodes the path. Returns 0 or 400.
 int ParseTarget(std::string_view target, Request* out, HeadState* state) {
@@ -75,9 +129,7 @@ int ParseTarget(std::string_view target, Request* out, HeadState* state) {
     target.remove_prefix(scheme_end);
     const std::size_t end = target.find_first_of("/?");
     const std::string_view authority = target.substr(0, end);
-    if (authority.empty() || authority.find('@') != std::string_view::npos) {
-      return 400;
-    }
+    if (!IsValidHost(authority)) return 400;  // also refuses userinfo@
     state->absolute_form = true;
     state->target_host = authority;
     rest =
@@ -154,8 +206,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
   switch (name.size()) {
     case 4:
       if (EqualsLower(name, "host")) {
-        if (++state->host_fields > 1) return 400;
-        out->host = present;
+        if (++state->host_fields > 1 || !IsValidHost(value)) return 400;
+        out->host = value;
       }
       break;
     case 5:
@@ -352,6 +404,28 @@ int DecodeTargetPath(std::string_view raw_path, std::string* out,
   out->resize(w);
   *directory_form = directory;
   return 0;
+}
+
+bool IsValidHost(std::string_view host) {
+  if (!host.empty() && host[0] == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos ||
+        !IsIpLiteralBody(host.substr(1, close - 1))) {
+      return false;
+    }
+    host.remove_prefix(close + 1);
+  } else {
+    const std::string_view name = host.substr(0, host.find(':'));
+    if (!IsRegName(name)) return false;
+    host.remove_prefix(name.size());
+  }
+  // What is left is empty or ":" port, port = *DIGIT.
+  if (host.empty()) return true;
+  if (host[0] != ':') return false;
+  for (char c : host.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 bool HasDotSegment(std::string_view path) {

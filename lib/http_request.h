@@ -30,7 +30,7 @@ struct Request {
   bool keep_alive = true;       ///< from the version and Connection
   std::string_view raw_path;    ///< the target's path as sent (for Location)
   std::string_view query;       ///< after '?', without it; empty if none
-  std::string_view host;
+  std::string_view host;  ///< a valid uri-host [":" port], or empty on 1.0
   /// The request line without its line end; set even when the request is
   /// refused later (for the access log).
   std::string_view request_line;
@@ -53,11 +53,12 @@ struct ParseResult {
   /// kError: the status to answer with, after which the connection closes:
   /// 400 malformed (bare CR, obs-fold, space before ':', bad token, control
   /// characters, bad percent-encoding, %00, a path escaping the root, missing
-  /// Host on HTTP/1.1, duplicate Host or Content-Length, Content-Length other
-  /// than 0, Content-Length together with Transfer-Encoding), 405 a method
-  /// other than GET/HEAD, 414 request line over the limit, 431 header block
-  /// or count over the limit, 501 any Transfer-Encoding, 505 a version other
-  /// than HTTP/1.0 or HTTP/1.1.
+  /// Host on HTTP/1.1, duplicate Host or Content-Length, a Host or an
+  /// absolute-form authority that is no uri-host [":" port], Content-Length
+  /// other than 0, Content-Length together with Transfer-Encoding), 405 a
+  /// method other than GET/HEAD, 414 request line over the limit, 431 header
+  /// block or count over the limit, 501 any Transfer-Encoding, 505 a version
+  /// other than HTTP/1.0 or HTTP/1.1.
   int status = 0;
 };
 
@@ -71,6 +72,12 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
 /// `out` as described for Request::path. Returns 0, or 400.
 int DecodeTargetPath(std::string_view raw_path, std::string* out,
                      bool* directory_form);
+
+/// True when `host` is a valid Host field value or absolute-form authority
+/// (RFC 9110 section 7.2): uri-host [":" port], where uri-host is a
+/// non-empty reg-name (unreserved, pct-encoded, sub-delims), or an
+/// IP-literal in brackets (IPv6address or IPvFuture), and port is *DIGIT.
+bool IsValidHost(std::string_view host);
 
 /// True when a segment of `path` starts with '.' (a dotfile or dot
 /// directory).

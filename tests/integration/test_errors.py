@@ -154,6 +154,32 @@ def test_505_version(server, version):
     assert_error_and_close(server, raw, 505)
 
 
+BAD_HOSTS = ["a b", "a/b", "a, b", "[::1", "", "::1]", "h:8x", "u@h", "a%zz"]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_invalid_host_400(server, host):
+    """RFC 9112 3.2: a Host that is no uri-host [":" port] (or is empty) is 400."""
+    raw = f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    assert_error_and_close(server, raw, 400)
+
+
+@pytest.mark.parametrize("authority", ["a%zz", "[::1", "h:8x", "[::1]x"])
+def test_invalid_absolute_form_authority_400(server, authority):
+    """The authority of an absolute-form target is judged as Host is."""
+    raw = (f"GET http://{authority}/hello.txt HTTP/1.1\r\n"
+           "Host: x\r\n\r\n").encode()
+    assert_error_and_close(server, raw, 400)
+
+
+@pytest.mark.parametrize("host", ["[::1]:8080", "127.0.0.1", "ferry.test:80"])
+def test_valid_hosts_served(server, host):
+    """Hosts of every valid form are served."""
+    resp = server.request(f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n"
+                          "Connection: close\r\n\r\n".encode())
+    assert resp.status == 200 and resp.body == HELLO
+
+
 def test_404_keeps_connection(server):
     """404 for a missing file; the connection stays usable (pipelined follow-up)."""
     with server.connect() as sock:

@@ -246,8 +246,43 @@ TEST_F(ParseRequestTest, HostRules) {
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET http://h/ HTTP/1.1\r\n\r\n"), 400);
-  ExpectDone("GET / HTTP/1.1\r\nHost:\r\n\r\n");  // empty Host is allowed
-  EXPECT_EQ(request_.host, "");
+}
+
+// RFC 9112 section 3.2: a Host field value that is no uri-host [":" port]
+// is 400, on any version, and so is an empty one (an http URI's host is
+// never empty, RFC 9110 section 4.2.1).
+TEST_F(ParseRequestTest, InvalidHostIs400) {
+  for (std::string_view host :
+       {"", "a b", "a/b", "a, b", "[::1", "::1]", "[::1]x", "h:8x", "h:-1",
+        "u@h", "a%2", "a%zz", "[v1.]", "[vz.a]", "[::g]", "h?", "h#", "\"h\"",
+        "a\\b"}) {
+    for (std::string_view version : {"1.1", "1.0"}) {
+      const std::string input = "GET / HTTP/" + std::string(version) +
+                                "\r\nHost: " + std::string(host) + "\r\n\r\n";
+      EXPECT_EQ(ErrorOf(input), 400) << input;
+    }
+  }
+}
+
+TEST_F(ParseRequestTest, ValidHostsAreAccepted) {
+  for (std::string_view host :
+       {"h", "example.com", "example.com:8080", "h:", "127.0.0.1:80", "[::1]",
+        "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]", "[v7.x:y]",
+        "xn--bcher-kva.example", "a%20b", "a-b_c~d!$&'()*+,;=", "1.2.3.4.5"}) {
+    ExpectDone("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+    EXPECT_EQ(request_.host, host);
+  }
+}
+
+TEST_F(ParseRequestTest, InvalidAbsoluteFormAuthorityIs400) {
+  for (std::string_view authority :
+       {"[::1", "a%zz", "h:x", "a,b@c", "h:8:8", "[::1]8"}) {
+    const std::string input = "GET http://" + std::string(authority) +
+                              "/ HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(ErrorOf(input), 400) << input;
+  }
+  ExpectDone("GET http://[::1]:8080/x HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(request_.host, "[::1]:8080");
 }
 
 TEST_F(ParseRequestTest, ContentLengthAndTransferEncoding) {
