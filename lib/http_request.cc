@@ -186,6 +186,21 @@ void SetOnce(std::string_view value, std::string_view* field) {
   *field = field->data() == nullptr ? value : kInvalid;
 }
 
+// A list field (RFC 9110 section 5.3): repeated lines mean their values
+// joined with commas. The first line stays a view into the input; from the
+// second on, the list is copied into `joined` and `*field` views that.
+void AddListLine(std::string_view value, std::string_view* field,
+                 std::string* joined) {
+  if (field->data() == nullptr) {
+    *field = value;
+    return;
+  }
+  if (joined->empty()) joined->assign(*field);
+  joined->append(", ");
+  joined->append(value);
+  *field = *joined;
+}
+
 // field-name ":" OWS field-value OWS. Returns 0 or the error status.
 int ParseField(std::string_view line, Request* out, HeadState* state) {
   const std::size_t colon = line.find(':');
@@ -217,9 +232,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       if (EqualsLower(name, "referer")) out->referer = value;
       break;
     case 8:
-      // List fields: a repeated line is not merged; the first one counts.
       if (EqualsLower(name, "if-match")) {
-        if (out->if_match.data() == nullptr) out->if_match = present;
+        AddListLine(present, &out->if_match, &out->joined_if_match);
       } else if (EqualsLower(name, "if-range")) {
         SetOnce(value.empty() ? kInvalid : value, &out->if_range);
       }
@@ -232,9 +246,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       }
       break;
     case 13:
-      if (EqualsLower(name, "if-none-match") &&
-          out->if_none_match.data() == nullptr) {
-        out->if_none_match = present;
+      if (EqualsLower(name, "if-none-match")) {
+        AddListLine(present, &out->if_none_match, &out->joined_if_none_match);
       }
       break;
     case 14:
@@ -305,10 +318,17 @@ bool NextLine(std::string_view input, std::size_t start, std::string_view* line,
 
 ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
                          Request* out) {
-  std::string path = std::move(out->path);  // keeps its capacity
+  // The owned strings keep their capacity across requests.
+  std::string path = std::move(out->path);
+  std::string joined_if_match = std::move(out->joined_if_match);
+  std::string joined_if_none_match = std::move(out->joined_if_none_match);
   *out = Request{};
   out->path = std::move(path);
   out->path.clear();
+  out->joined_if_match = std::move(joined_if_match);
+  out->joined_if_match.clear();
+  out->joined_if_none_match = std::move(joined_if_none_match);
+  out->joined_if_none_match.clear();
 
   // RFC 9112 section 2.2: ignore empty lines before the request line.
   std::size_t pos = 0;

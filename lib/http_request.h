@@ -18,8 +18,12 @@ struct RequestLimits {
 };
 
 /// One parsed request. The string_views point into the caller's input
-/// buffer and stay valid until that buffer is changed; `path` is owned (its
-/// capacity is reused across requests on one connection).
+/// buffer and stay valid until that buffer is changed, except that
+/// `if_match` and `if_none_match`, when the field came in several lines,
+/// view the joined list in this Request's own storage (so use them through
+/// the Request they were parsed into, never a copy). `path` and that
+/// storage are owned (their capacity is reused across requests on one
+/// connection).
 struct Request {
   Method method = Method::kGet;
   int version_minor = 1;  ///< HTTP/1.<minor>; 0 or 1
@@ -34,14 +38,17 @@ struct Request {
   /// The request line without its line end; set even when the request is
   /// refused later (for the access log).
   std::string_view request_line;
-  std::string_view referer;     ///< for the access log
-  std::string_view user_agent;  ///< for the access log
-  std::string_view range;       ///< empty when absent
-  std::string_view if_match;
-  std::string_view if_none_match;
+  std::string_view referer;        ///< for the access log
+  std::string_view user_agent;     ///< for the access log
+  std::string_view range;          ///< empty when absent
+  std::string_view if_match;       ///< every line's list, joined
+  std::string_view if_none_match;  ///< every line's list, joined
   std::string_view if_modified_since;
   std::string_view if_unmodified_since;
   std::string_view if_range;
+  /// Where a list field that came in several lines is joined (", ").
+  std::string joined_if_match;
+  std::string joined_if_none_match;
 };
 
 struct ParseResult {

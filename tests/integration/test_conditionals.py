@@ -43,6 +43,13 @@ def etag_of(path) -> str:
     return f'"{sec:x}.{nsec:x}-{st.st_size:x}-{st.st_ino:x}"'
 
 
+def request_with_lines(path: str, lines: list[str]) -> bytes:
+    """A GET whose fields are `lines` as given, repeated names and all."""
+    head = [f"GET {path} HTTP/1.1", "Host: ferry.test", *lines,
+            "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+
+
 def get(server, headers=None, method="GET"):
     return server.get("/doc.txt", headers, method)
 
@@ -110,6 +117,37 @@ def test_last_modified_never_later_than_date(server):
         date = email.utils.parsedate_to_datetime(resp.header("date"))
         assert lm <= date, (headers, resp.header("last-modified"),
                             resp.header("date"))
+
+
+def test_if_none_match_on_two_lines_is_one_list(server):
+    """RFC 9110 5.3: If-None-Match sent on two lines is one list; the current
+    ETag on the second line gives 304."""
+    raw = request_with_lines("/doc.txt", ['If-None-Match: "x"',
+                                          f"If-None-Match: {server.etag}"])
+    check_304(server.request(raw), server)
+
+
+def test_if_match_on_two_lines_is_one_list(server):
+    """If-Match sent on two lines is one list: the current ETag on the second
+    line gives 200, not 412."""
+    raw = request_with_lines("/doc.txt", ['If-Match: "x"',
+                                          f"If-Match: {server.etag}"])
+    resp = server.request(raw)
+    assert resp.status == 200 and resp.body == BODY
+
+
+def test_last_modified_and_date(server):
+    """Last-Modified is the file's mtime, Date is now; both IMF-fixdate."""
+    before = time.time()
+    resp = get(server)
+    after = time.time()
+    lm, date = resp.header("last-modified"), resp.header("date")
+    assert lm and IMF_FIXDATE.fullmatch(lm), lm
+    assert date and IMF_FIXDATE.fullmatch(date), date
+    assert lm == http_date(MTIME)
+    when = email.utils.parsedate_to_datetime(date).timestamp()
+    assert before - 2 <= when <= after + 2, f"Date {date} is not now"
+    assert resp.count("date") == 1 and resp.count("etag") == 1
 
 
 def check_304(resp, server):

@@ -154,6 +154,24 @@ TEST_F(ParseRequestTest, RepeatedSingletonFieldsBecomeInvalid) {
   EXPECT_NE(request_.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+// RFC 9110 section 5.3: repeated lines of a list field are one list.
+TEST_F(ParseRequestTest, RepeatedListFieldsAreJoined) {
+  ExpectDone(
+      "GET /f HTTP/1.1\r\nHost: h\r\n"
+      "If-None-Match: \"a\"\r\nX-Other: \"z\"\r\nif-none-match: \"b\", "
+      "\"c\"\r\n"
+      "If-Match: \"d\"\r\nIf-Match: \"e\"\r\nIf-Match: \"f\"\r\n\r\n");
+  EXPECT_EQ(request_.if_none_match, "\"a\", \"b\", \"c\"");
+  EXPECT_EQ(request_.if_match, "\"d\", \"e\", \"f\"");
+  // A single line still views the input; the next request starts afresh.
+  const std::string input =
+      "GET /f HTTP/1.1\r\nHost: h\r\nIf-Match: \"g\"\r\n\r\n";
+  ExpectDone(input);
+  EXPECT_EQ(request_.if_match, "\"g\"");
+  EXPECT_EQ(request_.if_match.data(), input.data() + input.find("\"g\""));
+  EXPECT_TRUE(request_.if_none_match.empty());
+}
+
 TEST_F(ParseRequestTest, EmptyIfRangeIsNotAbsent) {
   ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nIf-Range:\r\n\r\n");
   EXPECT_FALSE(request_.if_range.empty());
