@@ -21,6 +21,8 @@ struct HeadState {
   bool absolute_form = false;
   std::string_view target_host;
   int host_fields = 0;
+  /// A method other than GET/HEAD: 405, once the framing is judged.
+  bool other_method = false;
   bool content_length = false;
   bool transfer_encoding = false;
   bool close = false;
@@ -166,7 +168,10 @@ int ParseRequestLine(std::string_view line, Request* out, HeadState* state) {
   } else if (method == "HEAD") {
     out->method = Method::kHead;
   } else {
-    return 405;
+    // 405 waits for the fields: bad framing is still 400 or 501, so that
+    // every method is judged alike before the connection closes.
+    state->other_method = true;
+    return 0;
   }
   return ParseTarget(target, out, state);
 }
@@ -199,6 +204,17 @@ void AddListLine(std::string_view value, std::string_view* field,
   joined->append(", ");
   joined->append(value);
   *field = *joined;
+}
+
+// Content-Length = 1*DIGIT; `*body` is whether it is other than zero
+// ("00" is zero). Returns 0 or 400.
+int ParseContentLength(std::string_view value, bool* body) {
+  if (value.empty()) return 400;
+  for (char c : value) {
+    if (c < '0' || c > '9') return 400;
+  }
+  *body = value.find_first_not_of('0') != std::string_view::npos;
+  return 0;
 }
 
 // field-name ":" OWS field-value OWS. Returns 0 or the error status.
@@ -252,7 +268,12 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       break;
     case 14:
       if (EqualsLower(name, "content-length")) {
-        if (state->content_length || value != "0") return 400;
+        bool body = false;
+        if (state->content_length) return 400;
+        if (int status = ParseContentLength(value, &body)) return status;
+        // GET and HEAD take no body; another method's body is framed
+        // well enough to be answered 405.
+        if (body && !state->other_method) return 400;
         state->content_length = true;
       }
       break;
@@ -278,6 +299,7 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
 int FinishHead(const HeadState& state, Request* out) {
   if (state.host_fields == 0 && out->version_minor == 1) return 400;
   if (state.transfer_encoding) return state.content_length ? 400 : 501;
+  if (state.other_method) return 405;
   if (state.absolute_form) out->host = state.target_host;
   out->keep_alive =
       out->version_minor == 1 ? !state.close : state.keep_alive && !state.close;

@@ -62,10 +62,12 @@ struct ParseResult {
   /// characters, bad percent-encoding, %00, a path escaping the root, missing
   /// Host on HTTP/1.1, duplicate Host or Content-Length, a Host or an
   /// absolute-form authority that is no uri-host [":" port], Content-Length
-  /// other than 0, Content-Length together with Transfer-Encoding), 405 a
-  /// method other than GET/HEAD, 414 request line over the limit, 431 header
-  /// block or count over the limit, 501 any Transfer-Encoding, 505 a version
-  /// other than HTTP/1.0 or HTTP/1.1.
+  /// not 1*DIGIT, or other than 0 on GET/HEAD, Content-Length together with
+  /// Transfer-Encoding), 405 a method other than GET/HEAD (only once its
+  /// head is complete and none of the framing errors above applies), 414
+  /// request line over the limit, 431 header block or count over the limit,
+  /// 501 any Transfer-Encoding, 505 a version other than HTTP/1.0 or
+  /// HTTP/1.1.
   int status = 0;
 };
 

@@ -180,6 +180,33 @@ def test_valid_hosts_served(server, host):
     assert resp.status == 200 and resp.body == HELLO
 
 
+BAD_FRAMING = {
+    "CL + TE": ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400),
+    "invalid CL": ("Content-Length: abc\r\n", 400),
+    "negative CL": ("Content-Length: -1\r\n", 400),
+    "two CLs": ("Content-Length: 5\r\nContent-Length: 5\r\n", 400),
+    "TE": ("Transfer-Encoding: chunked\r\n", 501),
+}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize("name", list(BAD_FRAMING))
+def test_bad_framing_judged_before_405(server, method, name):
+    """Other methods' framing is judged as GET's is: 400 or 501 before 405,
+    and the connection closes (request smuggling)."""
+    fields, status = BAD_FRAMING[name]
+    raw = (f"{method} /hello.txt HTTP/1.1\r\nHost: x\r\n{fields}\r\n"
+           "hello").encode()
+    assert_error_and_close(server, raw, status)
+
+
+def test_content_length_with_leading_zeros_accepted(server):
+    """Content-Length: 00 is 1*DIGIT and zero: a GET carrying it is served."""
+    resp = server.request(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Length: 00\r\nConnection: close\r\n\r\n")
+    assert resp.status == 200 and resp.body == HELLO
+
+
 def test_404_keeps_connection(server):
     """404 for a missing file; the connection stays usable (pipelined follow-up)."""
     with server.connect() as sock:

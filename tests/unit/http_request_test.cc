@@ -328,6 +328,51 @@ TEST_F(ParseRequestTest, ContentLengthAndTransferEncoding) {
             400);
 }
 
+// Content-Length = 1*DIGIT: leading zeros are still zero.
+TEST_F(ParseRequestTest, ContentLengthWithLeadingZerosIsZero) {
+  ExpectDone("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 00\r\n\r\n");
+  ExpectDone("HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 000\r\n\r\n");
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 007\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: +0\r\n\r\n"),
+            400);
+}
+
+// Every method's framing is judged as GET's is (400, 501) before a method
+// other than GET/HEAD gets its 405; a body that is framed well is no
+// reason for a 400 then.
+TEST_F(ParseRequestTest, FramingIsJudgedBefore405) {
+  struct Case {
+    std::string_view fields;
+    int status;
+  };
+  for (const Case& c : {
+           Case{"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400},
+           Case{"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400},
+           Case{"Content-Length: x\r\n", 400},
+           Case{"Content-Length: -1\r\n", 400},
+           Case{"Content-Length: 1\r\nContent-Length: 1\r\n", 400},
+           Case{"Transfer-Encoding: chunked\r\n", 501},
+           Case{"Transfer-Encoding: gzip\r\n", 501},
+           Case{"Host: h\r\n", 400},  // a second Host
+           Case{"Content-Length: 5\r\n", 405},
+           Case{"Content-Length: 0\r\n", 405},
+           Case{"", 405},
+       }) {
+    for (std::string_view method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+      const std::string input = std::string(method) +
+                                " / HTTP/1.1\r\nHost: h\r\n" +
+                                std::string(c.fields) + "\r\n";
+      EXPECT_EQ(ErrorOf(input), c.status) << input;
+    }
+  }
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\n\r\n"), 400);  // no Host
+  // 405 waits for the end of the head like any other answer.
+  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nHost: h\r\n").kind, Kind::kIncomplete);
+}
+
 TEST_F(ParseRequestTest, Connection) {
   ExpectDone("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_FALSE(request_.keep_alive);
