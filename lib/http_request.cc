@@ -47,13 +47,15 @@ int HexValue(char c) {
 }
 
 // "HTTP/1.1" -> minor 1. 0 when well formed and supported, else 400 or 505.
+// A higher minor version of HTTP/1 is read as 1.1, the highest one ferryd
+// conforms to (RFC 9110 section 2.5); another major version is 505.
 int ParseVersion(std::string_view v, int* minor) {
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' ||
       v[5] > '9' || v[7] < '0' || v[7] > '9') {
     return 400;
   }
-  if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return 505;
-  *minor = v[7] - '0';
+  if (v[5] != '1') return 505;
+  *minor = v[7] == '0' ? 0 : 1;
   return 0;
 }
 

@@ -26,7 +26,8 @@ struct RequestLimits {
 /// connection).
 struct Request {
   Method method = Method::kGet;
-  int version_minor = 1;  ///< HTTP/1.<minor>; 0 or 1
+  /// HTTP/1.<minor>: 0 or 1; a higher 1.x is read as 1 (RFC 9110 section 2.5).
+  int version_minor = 1;
   /// Percent-decoded once, normalised ("." and ".." resolved lexically,
   /// repeated '/' merged), no leading '/': "" is the root directory.
   std::string path;
@@ -66,8 +67,7 @@ struct ParseResult {
   /// Transfer-Encoding), 405 a method other than GET/HEAD (only once its
   /// head is complete and none of the framing errors above applies), 414
   /// request line over the limit, 431 header block or count over the limit,
-  /// 501 any Transfer-Encoding, 505 a version other than HTTP/1.0 or
-  /// HTTP/1.1.
+  /// 501 any Transfer-Encoding, 505 a major version other than HTTP/1.
   int status = 0;
 };
 

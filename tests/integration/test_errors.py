@@ -154,6 +154,21 @@ def test_505_version(server, version):
     assert_error_and_close(server, raw, 505)
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/1.9"])
+def test_higher_minor_version_served_as_http11(server, version):
+    """RFC 9110 2.5: a higher minor version of HTTP/1 is processed as 1.1, the
+    highest ferryd conforms to, and answered as HTTP/1.1 (persistent too)."""
+    with server.connect() as sock:
+        sock.sendall(f"GET /hello.txt {version}\r\nHost: x\r\n\r\n"
+                     f"GET /hello.txt {version}\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        reader = Reader(sock)
+        for _ in range(2):
+            resp = read_response(reader)
+            assert resp.status == 200 and resp.body == HELLO, resp.raw_head
+            assert resp.version == "HTTP/1.1"
+
+
 BAD_HOSTS = ["a b", "a/b", "a, b", "[::1", "", "::1]", "h:8x", "u@h", "a%zz"]
 
 

@@ -238,7 +238,7 @@ TEST_F(ParseRequestTest, HttpVersions) {
   EXPECT_EQ(request_.version_minor, 0);
   EXPECT_FALSE(request_.keep_alive);
   EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505);
+  EXPECT_EQ(ErrorOf("GET / HTTP/3.0\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(ErrorOf("GET / HTTP/0.9\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(ErrorOf("GET /\r\n\r\n"), 400);  // HTTP/0.9 style
   EXPECT_EQ(ErrorOf("GET / HTTP/1.10\r\nHost: h\r\n\r\n"), 400);
@@ -246,6 +246,17 @@ TEST_F(ParseRequestTest, HttpVersions) {
   EXPECT_EQ(ErrorOf("GET / http/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1 \r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / FTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+// RFC 9110 section 2.5: a higher minor version of HTTP/1 is processed as
+// the highest one ferryd conforms to, 1.1 (and needs a Host as 1.1 does).
+TEST_F(ParseRequestTest, HigherMinorVersionIsReadAsHttp11) {
+  for (std::string_view version : {"HTTP/1.2", "HTTP/1.9"}) {
+    ExpectDone("GET / " + std::string(version) + "\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(request_.version_minor, 1);
+    EXPECT_TRUE(request_.keep_alive);
+    EXPECT_EQ(ErrorOf("GET / " + std::string(version) + "\r\n\r\n"), 400);
+  }
 }
 
 TEST_F(ParseRequestTest, Methods) {
