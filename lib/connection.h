@@ -63,7 +63,7 @@ struct ServingContext {
 
 /// What the response builders need of a file's status.
 inline FileInfo InfoOf(const FileStatus& status) {
-  return {status.size, status.mtime_sec, status.inode};
+  return {status.size, status.mtime_sec, status.inode, status.mtime_nsec};
 }
 
 class Connection {

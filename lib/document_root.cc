@@ -83,6 +83,7 @@ int StatOpenFile(int fd, FileStatus* status) {
   }
   status->size = sx.stx_size;
   status->mtime_sec = sx.stx_mtime.tv_sec;
+  status->mtime_nsec = sx.stx_mtime.tv_nsec;
   status->inode = sx.stx_ino;
   status->device =
       (static_cast<std::uint64_t>(sx.stx_dev_major) << 32) | sx.stx_dev_minor;

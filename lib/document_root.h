@@ -15,6 +15,7 @@ struct FileStatus {
   Type type = Type::kOther;
   std::uint64_t size = 0;
   std::int64_t mtime_sec = 0;
+  std::uint32_t mtime_nsec = 0;  ///< the mtime's nanoseconds (for the ETag)
   std::uint64_t inode = 0;
   std::uint64_t device = 0;
   /// Nanoseconds of the last change (ctime): any write or metadata change
@@ -59,7 +60,8 @@ class DocumentRoot {
 /// True when `a` and `b` describe the same, unchanged file.
 inline bool SameFileVersion(const FileStatus& a, const FileStatus& b) {
   return a.inode == b.inode && a.device == b.device && a.size == b.size &&
-         a.change_ns == b.change_ns && a.mtime_sec == b.mtime_sec;
+         a.change_ns == b.change_ns && a.mtime_sec == b.mtime_sec &&
+         a.mtime_nsec == b.mtime_nsec;
 }
 
 /// statx on an open descriptor (AT_EMPTY_PATH: no path lookup). Returns 0 or

@@ -72,10 +72,25 @@ bool AnyTouch(const std::vector<ByteRange>& r, std::vector<ByteRange>* sorted) {
   return false;
 }
 
-// Parses the range-set after "bytes=" into out->ranges, dropping
-// unsatisfiable specs. False on a syntax error.
-bool ParseRangeSet(std::string_view set, std::uint64_t size,
-                   std::vector<ByteRange>* ranges) {
+// Appends `r` to `ranges`, which never holds more than `cap` ranges: a
+// full list is sorted and coalesced first. False when that leaves it with
+// more than `limit` ranges (cap > limit): the Range is to be ignored.
+bool AddRange(const ByteRange& r, std::size_t limit, std::size_t cap,
+              std::vector<ByteRange>* ranges) {
+  if (ranges->size() >= cap) {
+    SortByFirst(ranges);
+    Coalesce(ranges);
+    if (ranges->size() > limit) return false;
+  }
+  ranges->push_back(r);
+  return true;
+}
+
+// Parses the range-set after "bytes=" into `ranges`, dropping
+// unsatisfiable specs and holding at most `cap` ranges (see AddRange).
+// False on a syntax error, or when the ranges are too many.
+bool ParseRangeSet(std::string_view set, std::uint64_t size, std::size_t limit,
+                   std::size_t cap, std::vector<ByteRange>* ranges) {
   std::size_t pos = 0;
   bool any_spec = false;
   while (true) {
@@ -89,8 +104,10 @@ bool ParseRangeSet(std::string_view set, std::uint64_t size,
       if (!TakeNumber(set, &pos, &last)) return false;
       // A suffix of 0 bytes, or any suffix of an empty file, is
       // unsatisfiable.
-      if (last > 0 && size > 0) {
-        ranges->push_back({last >= size ? 0 : size - last, size - 1});
+      if (last > 0 && size > 0 &&
+          !AddRange({last >= size ? 0 : size - last, size - 1}, limit, cap,
+                    ranges)) {
+        return false;
       }
     } else {
       if (!TakeNumber(set, &pos, &first)) return false;
@@ -98,8 +115,10 @@ bool ParseRangeSet(std::string_view set, std::uint64_t size,
       ++pos;
       bool open = !TakeNumber(set, &pos, &last);
       if (!open && last < first) return false;
-      if (first < size) {
-        ranges->push_back({first, open || last >= size ? size - 1 : last});
+      if (first < size &&
+          !AddRange({first, open || last >= size ? size - 1 : last}, limit, cap,
+                    ranges)) {
+        return false;
       }
     }
     any_spec = true;
@@ -121,7 +140,13 @@ void ParseRange(std::string_view header, std::uint64_t size, int max_ranges,
       !EqualsLower(header.substr(0, eq), "bytes")) {
     return;
   }
-  if (!ParseRangeSet(header.substr(eq + 1), size, &out->ranges)) {
+  const std::size_t limit =
+      max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
+  // Room for twice the limit before coalescing must bring the list down:
+  // what a header of many small or overlapping ranges can cost is bounded
+  // by the limit, not by the header's length.
+  const std::size_t cap = 2 * limit + 2;
+  if (!ParseRangeSet(header.substr(eq + 1), size, limit, cap, &out->ranges)) {
     out->ranges.clear();
     return;
   }
@@ -134,8 +159,6 @@ void ParseRange(std::string_view header, std::uint64_t size, int max_ranges,
   if (out->scratch.capacity() < out->ranges.capacity()) {
     out->scratch.reserve(out->ranges.capacity());
   }
-  const std::size_t limit =
-      max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
   // Over the limit, only coalescing could still bring the count down, and
   // the order no longer matters (the whole header is ignored otherwise).
   if (out->ranges.size() > limit) {

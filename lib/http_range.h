@@ -31,7 +31,11 @@ struct RangeResult {
 /// coalesced, so the body never exceeds `size`. More than `max_ranges`
 /// ranges (after coalescing) are ignored as a whole (kIgnore), as Apache
 /// does. Syntax errors and units other than "bytes" give kIgnore.
-/// `out` is reused to avoid allocation.
+/// `out` is reused to avoid allocation; it never holds more than
+/// 2 * max_ranges + 2 ranges, whatever the header's length: when that many
+/// satisfiable specs have been read, they are coalesced, and if more than
+/// `max_ranges` are still left the header is ignored (kIgnore) without
+/// reading further.
 void ParseRange(std::string_view header, std::uint64_t size, int max_ranges,
                 RangeResult* out);
 

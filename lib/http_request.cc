@@ -1,5 +1,8 @@
 #include "http_request.h"
 
+#include <arpa/inet.h>
+
+#include <array>
 #include <cstring>
 
 #include "http_syntax.h"
@@ -18,6 +21,8 @@ struct HeadState {
   bool absolute_form = false;
   std::string_view target_host;
   int host_fields = 0;
+  /// A method other than GET/HEAD: 405, once the framing is judged.
+  bool other_method = false;
   bool content_length = false;
   bool transfer_encoding = false;
   bool close = false;
@@ -42,14 +47,67 @@ int HexValue(char c) {
 }
 
 // "HTTP/1.1" -> minor 1. 0 when well formed and supported, else 400 or 505.
+// A higher minor version of HTTP/1 is read as 1.1, the highest one ferryd
+// conforms to (RFC 9110 section 2.5); another major version is 505.
 int ParseVersion(std::string_view v, int* minor) {
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' ||
       v[5] > '9' || v[7] < '0' || v[7] > '9') {
     return 400;
   }
-  if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return 505;
-  *minor = v[7] - '0';
+  if (v[5] != '1') return 505;
+  *minor = v[7] == '0' ? 0 : 1;
   return 0;
+}
+
+// RFC 3986 unreserved / sub-delims, the characters of a reg-name besides
+// pct-encoded.
+bool IsRegNameChar(unsigned char c) {
+  static constexpr std::array<bool, 256> kTable = AlnumAnd("-._~!$&'()*+,;=");
+  return kTable[c];
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ), not empty.
+bool IsRegName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%') {
+      if (i + 2 >= name.size() || HexValue(name[i + 1]) < 0 ||
+          HexValue(name[i + 2]) < 0) {
+        return false;
+      }
+      i += 2;
+    } else if (!IsRegNameChar(static_cast<unsigned char>(name[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What is between the brackets of an IP-literal: an IPv6address, or
+// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+bool IsIpLiteralBody(std::string_view body) {
+  if (!body.empty() && (body[0] == 'v' || body[0] == 'V')) {
+    const std::size_t dot = body.find('.');
+    if (dot == std::string_view::npos || dot < 2 || dot + 1 == body.size()) {
+      return false;
+    }
+    for (std::size_t i = 1; i < dot; ++i) {
+      if (HexValue(body[i]) < 0) return false;
+    }
+    for (char c : body.substr(dot + 1)) {
+      if (c != ':' &&
+          (c == '%' || !IsRegNameChar(static_cast<unsigned char>(c)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  char text[INET6_ADDRSTRLEN];
+  if (body.empty() || body.size() >= sizeof text) return false;
+  body.copy(text, body.size());
+  text[body.size()] = '\0';
+  in6_addr address{};
+  return inet_pton(AF_INET6, text, &address) == 1;
 }
 
 // Splits the request-target into host (absolute-form only), path and query,
@@ -75,9 +133,7 @@ int ParseTarget(std::string_view target, Request* out, HeadState* state) {
     target.remove_prefix(scheme_end);
     const std::size_t end = target.find_first_of("/?");
     const std::string_view authority = target.substr(0, end);
-    if (authority.empty() || authority.find('@') != std::string_view::npos) {
-      return 400;
-    }
+    if (!IsValidHost(authority)) return 400;  // also refuses userinfo@
     state->absolute_form = true;
     state->target_host = authority;
     rest =
@@ -114,7 +170,10 @@ int ParseRequestLine(std::string_view line, Request* out, HeadState* state) {
   } else if (method == "HEAD") {
     out->method = Method::kHead;
   } else {
-    return 405;
+    // 405 waits for the fields: bad framing is still 400 or 501, so that
+    // every method is judged alike before the connection closes.
+    state->other_method = true;
+    return 0;
   }
   return ParseTarget(target, out, state);
 }
@@ -132,6 +191,32 @@ void ParseConnection(std::string_view value, HeadState* state) {
 
 void SetOnce(std::string_view value, std::string_view* field) {
   *field = field->data() == nullptr ? value : kInvalid;
+}
+
+// A list field (RFC 9110 section 5.3): repeated lines mean their values
+// joined with commas. The first line stays a view into the input; from the
+// second on, the list is copied into `joined` and `*field` views that.
+void AddListLine(std::string_view value, std::string_view* field,
+                 std::string* joined) {
+  if (field->data() == nullptr) {
+    *field = value;
+    return;
+  }
+  if (joined->empty()) joined->assign(*field);
+  joined->append(", ");
+  joined->append(value);
+  *field = *joined;
+}
+
+// Content-Length = 1*DIGIT; `*body` is whether it is other than zero
+// ("00" is zero). Returns 0 or 400.
+int ParseContentLength(std::string_view value, bool* body) {
+  if (value.empty()) return 400;
+  for (char c : value) {
+    if (c < '0' || c > '9') return 400;
+  }
+  *body = value.find_first_not_of('0') != std::string_view::npos;
+  return 0;
 }
 
 // field-name ":" OWS field-value OWS. Returns 0 or the error status.
@@ -154,8 +239,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
   switch (name.size()) {
     case 4:
       if (EqualsLower(name, "host")) {
-        if (++state->host_fields > 1) return 400;
-        out->host = present;
+        if (++state->host_fields > 1 || !IsValidHost(value)) return 400;
+        out->host = value;
       }
       break;
     case 5:
@@ -165,9 +250,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       if (EqualsLower(name, "referer")) out->referer = value;
       break;
     case 8:
-      // List fields: a repeated line is not merged; the first one counts.
       if (EqualsLower(name, "if-match")) {
-        if (out->if_match.data() == nullptr) out->if_match = present;
+        AddListLine(present, &out->if_match, &out->joined_if_match);
       } else if (EqualsLower(name, "if-range")) {
         SetOnce(value.empty() ? kInvalid : value, &out->if_range);
       }
@@ -180,14 +264,18 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       }
       break;
     case 13:
-      if (EqualsLower(name, "if-none-match") &&
-          out->if_none_match.data() == nullptr) {
-        out->if_none_match = present;
+      if (EqualsLower(name, "if-none-match")) {
+        AddListLine(present, &out->if_none_match, &out->joined_if_none_match);
       }
       break;
     case 14:
       if (EqualsLower(name, "content-length")) {
-        if (state->content_length || value != "0") return 400;
+        bool body = false;
+        if (state->content_length) return 400;
+        if (int status = ParseContentLength(value, &body)) return status;
+        // GET and HEAD take no body; another method's body is framed
+        // well enough to be answered 405.
+        if (body && !state->other_method) return 400;
         state->content_length = true;
       }
       break;
@@ -213,6 +301,7 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
 int FinishHead(const HeadState& state, Request* out) {
   if (state.host_fields == 0 && out->version_minor == 1) return 400;
   if (state.transfer_encoding) return state.content_length ? 400 : 501;
+  if (state.other_method) return 405;
   if (state.absolute_form) out->host = state.target_host;
   out->keep_alive =
       out->version_minor == 1 ? !state.close : state.keep_alive && !state.close;
@@ -253,10 +342,17 @@ bool NextLine(std::string_view input, std::size_t start, std::string_view* line,
 
 ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
                          Request* out) {
-  std::string path = std::move(out->path);  // keeps its capacity
+  // The owned strings keep their capacity across requests.
+  std::string path = std::move(out->path);
+  std::string joined_if_match = std::move(out->joined_if_match);
+  std::string joined_if_none_match = std::move(out->joined_if_none_match);
   *out = Request{};
   out->path = std::move(path);
   out->path.clear();
+  out->joined_if_match = std::move(joined_if_match);
+  out->joined_if_match.clear();
+  out->joined_if_none_match = std::move(joined_if_none_match);
+  out->joined_if_none_match.clear();
 
   // RFC 9112 section 2.2: ignore empty lines before the request line.
   std::size_t pos = 0;
@@ -352,6 +448,28 @@ int DecodeTargetPath(std::string_view raw_path, std::string* out,
   out->resize(w);
   *directory_form = directory;
   return 0;
+}
+
+bool IsValidHost(std::string_view host) {
+  if (!host.empty() && host[0] == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos ||
+        !IsIpLiteralBody(host.substr(1, close - 1))) {
+      return false;
+    }
+    host.remove_prefix(close + 1);
+  } else {
+    const std::string_view name = host.substr(0, host.find(':'));
+    if (!IsRegName(name)) return false;
+    host.remove_prefix(name.size());
+  }
+  // What is left is empty or ":" port, port = *DIGIT.
+  if (host.empty()) return true;
+  if (host[0] != ':') return false;
+  for (char c : host.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 bool HasDotSegment(std::string_view path) {

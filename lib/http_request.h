@@ -18,11 +18,16 @@ struct RequestLimits {
 };
 
 /// One parsed request. The string_views point into the caller's input
-/// buffer and stay valid until that buffer is changed; `path` is owned (its
-/// capacity is reused across requests on one connection).
+/// buffer and stay valid until that buffer is changed, except that
+/// `if_match` and `if_none_match`, when the field came in several lines,
+/// view the joined list in this Request's own storage (so use them through
+/// the Request they were parsed into, never a copy). `path` and that
+/// storage are owned (their capacity is reused across requests on one
+/// connection).
 struct Request {
   Method method = Method::kGet;
-  int version_minor = 1;  ///< HTTP/1.<minor>; 0 or 1
+  /// HTTP/1.<minor>: 0 or 1; a higher 1.x is read as 1 (RFC 9110 section 2.5).
+  int version_minor = 1;
   /// Percent-decoded once, normalised ("." and ".." resolved lexically,
   /// repeated '/' merged), no leading '/': "" is the root directory.
   std::string path;
@@ -30,18 +35,21 @@ struct Request {
   bool keep_alive = true;       ///< from the version and Connection
   std::string_view raw_path;    ///< the target's path as sent (for Location)
   std::string_view query;       ///< after '?', without it; empty if none
-  std::string_view host;
+  std::string_view host;  ///< a valid uri-host [":" port], or empty on 1.0
   /// The request line without its line end; set even when the request is
   /// refused later (for the access log).
   std::string_view request_line;
-  std::string_view referer;     ///< for the access log
-  std::string_view user_agent;  ///< for the access log
-  std::string_view range;       ///< empty when absent
-  std::string_view if_match;
-  std::string_view if_none_match;
+  std::string_view referer;        ///< for the access log
+  std::string_view user_agent;     ///< for the access log
+  std::string_view range;          ///< empty when absent
+  std::string_view if_match;       ///< every line's list, joined
+  std::string_view if_none_match;  ///< every line's list, joined
   std::string_view if_modified_since;
   std::string_view if_unmodified_since;
   std::string_view if_range;
+  /// Where a list field that came in several lines is joined (", ").
+  std::string joined_if_match;
+  std::string joined_if_none_match;
 };
 
 struct ParseResult {
@@ -53,11 +61,13 @@ struct ParseResult {
   /// kError: the status to answer with, after which the connection closes:
   /// 400 malformed (bare CR, obs-fold, space before ':', bad token, control
   /// characters, bad percent-encoding, %00, a path escaping the root, missing
-  /// Host on HTTP/1.1, duplicate Host or Content-Length, Content-Length other
-  /// than 0, Content-Length together with Transfer-Encoding), 405 a method
-  /// other than GET/HEAD, 414 request line over the limit, 431 header block
-  /// or count over the limit, 501 any Transfer-Encoding, 505 a version other
-  /// than HTTP/1.0 or HTTP/1.1.
+  /// Host on HTTP/1.1, duplicate Host or Content-Length, a Host or an
+  /// absolute-form authority that is no uri-host [":" port], Content-Length
+  /// not 1*DIGIT, or other than 0 on GET/HEAD, Content-Length together with
+  /// Transfer-Encoding), 405 a method other than GET/HEAD (only once its
+  /// head is complete and none of the framing errors above applies), 414
+  /// request line over the limit, 431 header block or count over the limit,
+  /// 501 any Transfer-Encoding, 505 a major version other than HTTP/1.
   int status = 0;
 };
 
@@ -71,6 +81,12 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
 /// `out` as described for Request::path. Returns 0, or 400.
 int DecodeTargetPath(std::string_view raw_path, std::string* out,
                      bool* directory_form);
+
+/// True when `host` is a valid Host field value or absolute-form authority
+/// (RFC 9110 section 7.2): uri-host [":" port], where uri-host is a
+/// non-empty reg-name (unreserved, pct-encoded, sub-delims), or an
+/// IP-literal in brackets (IPv6address or IPvFuture), and port is *DIGIT.
+bool IsValidHost(std::string_view host);
 
 /// True when a segment of `path` starts with '.' (a dotfile or dot
 /// directory).

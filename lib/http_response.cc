@@ -1,6 +1,8 @@
 #include "http_response.h"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <optional>
 
 #include "http_date.h"
@@ -162,15 +164,22 @@ bool IfRangeHolds(std::string_view if_range, const FileInfo& info,
   return date && static_cast<std::int64_t>(*date) == info.mtime_sec;
 }
 
+// Last-Modified: the mtime, but never later than the response's Date.
+void AppendLastModified(std::string* text, const FileInfo& info,
+                        std::time_t now) {
+  char date[kHttpDateLength];
+  const std::time_t mtime = static_cast<std::time_t>(info.mtime_sec);
+  AppendHeader(text, "Last-Modified",
+               FormatHttpDate(std::min(mtime, now), date));
+}
+
 void BuildNotModified(const FileInfo& info, std::string_view etag,
                       std::time_t now, bool keep_alive,
                       ResponseLayout* layout) {
   std::string& text = layout->text;
   layout->status = 304;
   AppendStart(&text, 304, now);
-  char date[kHttpDateLength];
-  AppendHeader(&text, "Last-Modified",
-               FormatHttpDate(static_cast<std::time_t>(info.mtime_sec), date));
+  AppendLastModified(&text, info, now);
   AppendHeader(&text, "ETag", etag);
   AppendEnd(&text, keep_alive);
   AddText(layout, 0, text.size());
@@ -178,21 +187,19 @@ void BuildNotModified(const FileInfo& info, std::string_view etag,
 
 // The fields every file response (200, 206) carries after Content-Length.
 void AppendValidators(std::string* text, const FileInfo& info,
-                      std::string_view etag) {
-  char date[kHttpDateLength];
-  AppendHeader(text, "Last-Modified",
-               FormatHttpDate(static_cast<std::time_t>(info.mtime_sec), date));
+                      std::string_view etag, std::time_t now) {
+  AppendLastModified(text, info, now);
   AppendHeader(text, "ETag", etag);
   text->append("Accept-Ranges: bytes\r\n");
 }
 
 // WholeFileFields, appended.
 void AppendWholeFileFields(std::string* text, const FileInfo& info,
-                           std::string_view content_type,
-                           std::string_view etag) {
+                           std::string_view content_type, std::string_view etag,
+                           std::time_t now) {
   AppendHeader(text, "Content-Type", content_type);
   AppendNumberHeader(text, "Content-Length", info.size);
-  AppendValidators(text, info, etag);
+  AppendValidators(text, info, etag, now);
 }
 
 std::uint64_t MultipartLength(const std::vector<ByteRange>& ranges,
@@ -210,7 +217,8 @@ std::uint64_t MultipartLength(const std::vector<ByteRange>& ranges,
 
 void BuildMultipart(const FileInfo& info, std::string_view etag,
                     std::string_view type, std::string_view boundary,
-                    bool head_only, bool keep_alive, ResponseLayout* layout) {
+                    std::time_t now, bool head_only, bool keep_alive,
+                    ResponseLayout* layout) {
   const std::vector<ByteRange>& ranges = layout->range.ranges;
   std::string& text = layout->text;
   const std::uint64_t length =
@@ -219,7 +227,7 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
   text.append(boundary);
   text.append(kCrlf);
   AppendNumberHeader(&text, "Content-Length", length);
-  AppendValidators(&text, info, etag);
+  AppendValidators(&text, info, etag, now);
   AppendEnd(&text, keep_alive);
   AddText(layout, 0, text.size());
   if (head_only) return;
@@ -247,10 +255,10 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
 
 std::string WholeFileFields(const FileInfo& info,
                             std::string_view content_type) {
-  char etag_buf[40];
+  char etag_buf[kEtagMaxLength];
   std::string fields;
-  AppendWholeFileFields(&fields, info, content_type,
-                        FormatEtag(info, etag_buf));
+  AppendWholeFileFields(&fields, info, content_type, FormatEtag(info, etag_buf),
+                        std::numeric_limits<std::time_t>::max());
   return fields;
 }
 
@@ -259,8 +267,12 @@ std::string_view FormatEtag(const FileInfo& info, char* out) {
   *p++ = '"';
   p = std::to_chars(p, p + 16, static_cast<std::uint64_t>(info.mtime_sec), 16)
           .ptr;
+  *p++ = '.';
+  p = std::to_chars(p, p + 8, info.mtime_nsec, 16).ptr;
   *p++ = '-';
   p = std::to_chars(p, p + 16, info.size, 16).ptr;
+  *p++ = '-';
+  p = std::to_chars(p, p + 16, info.inode, 16).ptr;
   *p++ = '"';
   return std::string_view(out, static_cast<std::size_t>(p - out));
 }
@@ -272,7 +284,7 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view whole_fields) {
   layout->Clear();
   const bool head_only = request.method == Method::kHead;
-  char etag_buf[40];
+  char etag_buf[kEtagMaxLength];
   const std::string_view etag = FormatEtag(info, etag_buf);
 
   const int precondition = EvaluatePreconditions(request, info, etag);
@@ -308,8 +320,8 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
                  parts * (boundary.size() + content_type.size() + 96) +
                  boundary.size());
     layout->pieces.reserve(2 * parts + 2);
-    BuildMultipart(info, etag, content_type, boundary, head_only, keep_alive,
-                   layout);
+    BuildMultipart(info, etag, content_type, boundary, now, head_only,
+                   keep_alive, layout);
     return;
   }
 
@@ -322,11 +334,13 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
     text.append("Content-Range: bytes ");
     AppendRange(&text, sent, info.size);
     text.append(kCrlf);
-    AppendValidators(&text, info, etag);
-  } else if (!whole_fields.empty()) {
+    AppendValidators(&text, info, etag, now);
+  } else if (!whole_fields.empty() &&
+             info.mtime_sec <= static_cast<std::int64_t>(now)) {
+    // (The prepared fields carry the mtime unclamped.)
     text.append(whole_fields);
   } else {
-    AppendWholeFileFields(&text, info, content_type, etag);
+    AppendWholeFileFields(&text, info, content_type, etag, now);
   }
   AppendEnd(&text, keep_alive);
   AddText(layout, 0, text.size());

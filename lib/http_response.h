@@ -19,6 +19,7 @@ struct FileInfo {
   std::uint64_t size = 0;
   std::int64_t mtime_sec = 0;
   std::uint64_t inode = 0;
+  std::uint32_t mtime_nsec = 0;  ///< the mtime's nanoseconds, < 10^9
 };
 
 /// One piece of a response, in sending order: bytes of the response text,
@@ -48,14 +49,22 @@ struct ResponseLayout {
   }
 };
 
-/// The strong validator: "<mtime hex>-<size hex>" as nginx forms it.
-/// Writes into `out` (at least 40 bytes) and returns a view of it.
+/// The most FormatEtag writes.
+inline constexpr std::size_t kEtagMaxLength = 64;
+
+/// The strong validator: "<mtime hex>.<mtime ns hex>-<size hex>-<inode hex>",
+/// nginx's "<mtime hex>-<size hex>" made fine enough to tell apart two
+/// versions written within one second, or a file replaced by another of
+/// the same size and mtime (an If-Range resume must never splice two
+/// versions). Writes into `out` (kEtagMaxLength bytes) and returns a view
+/// of it.
 std::string_view FormatEtag(const FileInfo& info, char* out);
 
 /// The header fields of a whole file's 200 response that depend on the file
 /// alone: Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges.
 /// The small-file cache keeps them with each entry, so that a hit does not
-/// format them again.
+/// format them again. Last-Modified is the mtime as it is: BuildFileResponse
+/// does not use these fields while the mtime is later than its `now`.
 std::string WholeFileFields(const FileInfo& info,
                             std::string_view content_type);
 
@@ -63,7 +72,9 @@ std::string WholeFileFields(const FileInfo& info,
 /// If-Unmodified-Since (412), If-None-Match, If-Modified-Since (304),
 /// If-Range and Range (206, multipart/byteranges, 416) in RFC 9110 order,
 /// and writes the head with Date, Server, Content-Type, Content-Length,
-/// Last-Modified, ETag, Accept-Ranges, Connection. `boundary` is used for
+/// Last-Modified, ETag, Accept-Ranges, Connection. Last-Modified is never
+/// later than Date (`now`): a file modified in the future is said to be
+/// modified now (RFC 9110 section 8.8.2.1). `boundary` is used for
 /// multipart responses. `whole_fields`, when not empty, is what
 /// WholeFileFields(info, content_type) returned, for a 200 to reuse.
 /// `layout` is cleared first; its buffers are reused.

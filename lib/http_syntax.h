@@ -8,19 +8,21 @@
 
 namespace ferry {
 
+/// A character class: the ASCII digits and letters, and the bytes of
+/// `others`.
+constexpr std::array<bool, 256> AlnumAnd(std::string_view others) {
+  std::array<bool, 256> t{};
+  for (std::size_t c = '0'; c <= '9'; ++c) t[c] = true;
+  for (std::size_t c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (std::size_t c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : others) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+
 /// True for a tchar: the characters allowed in tokens (methods, field
 /// names, connection options).
 inline bool IsTchar(unsigned char c) {
-  static constexpr std::array<bool, 256> kTable = [] {
-    std::array<bool, 256> t{};
-    for (std::size_t c = '0'; c <= '9'; ++c) t[c] = true;
-    for (std::size_t c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (std::size_t c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
-      t[static_cast<unsigned char>(c)] = true;
-    }
-    return t;
-  }();
+  static constexpr std::array<bool, 256> kTable = AlnumAnd("!#$%&'*+-.^_`|~");
   return kTable[c];
 }
 

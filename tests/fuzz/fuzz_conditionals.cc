@@ -173,10 +173,23 @@ void CheckGet(const ResponseLayout& get, const FileInfo& info,
 
 }  // namespace
 
+/// Last-Modified, where the head has one, is never later than Date.
+void CheckLastModifiedNotAfterDate(std::string_view text) {
+  std::string_view last_modified;
+  std::string_view date;
+  if (!HeaderValue(text, "Last-Modified", &last_modified) ||
+      !HeaderValue(text, "Date", &date)) {
+    return;
+  }
+  const auto lm = ferry::ParseHttpDate(last_modified);
+  const auto now = ferry::ParseHttpDate(date);
+  if (lm && now) FUZZ_CHECK(*lm <= *now);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  FileInfo info{10000, 784111777, 42};
+  FileInfo info{10000, 784111777, 42, 123456789};
   std::time_t now = 784111800;
   int max_ranges = 16;
   FileInfo parsed_info = info;
@@ -211,6 +224,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
   const int s = get.status;
   FUZZ_CHECK(s == 200 || s == 206 || s == 304 || s == 412 || s == 416);
+  CheckLastModifiedNotAfterDate(get.text);
   const std::size_t head_length = CheckLayout(get, info);
   CheckGet(get, info, head_length);
 
@@ -222,8 +236,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
   // A strong match of If-None-Match, with no If-Match or
   // If-Unmodified-Since to fail first, is 304.
-  char etag_buf[40];
+  char etag_buf[ferry::kEtagMaxLength];
   const std::string_view etag = ferry::FormatEtag(info, etag_buf);
+  FUZZ_CHECK(etag.size() <= ferry::kEtagMaxLength);
   if (request.if_match.empty() && request.if_unmodified_since.empty() &&
       request.if_none_match == etag) {
     FUZZ_CHECK(s == 304);

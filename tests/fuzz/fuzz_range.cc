@@ -54,10 +54,26 @@ bool LowerEquals(std::string_view a, std::string_view lower) {
   return true;
 }
 
+std::vector<ByteRange> Union(std::vector<ByteRange> r);
+
+/// Appends `r` as ParseRange's contract says: a list of `cap` ranges is
+/// first replaced by its union, and more than `limit` left is the end.
+bool Add(const ByteRange& r, std::size_t limit, std::size_t cap,
+         std::vector<ByteRange>* out) {
+  if (out->size() >= cap) {
+    *out = Union(*out);
+    if (out->size() > limit) return false;
+  }
+  out->push_back(r);
+  return true;
+}
+
 /// The satisfiable ranges the header asks for, or false when it is to be
-/// ignored (not "bytes", a syntax error, no spec at all).
-bool Satisfiable(std::string_view header, std::uint64_t size,
+/// ignored (not "bytes", a syntax error, no spec at all, too many ranges
+/// before the list's bound).
+bool Satisfiable(std::string_view header, std::uint64_t size, std::size_t limit,
                  std::vector<ByteRange>* out) {
+  const std::size_t cap = 2 * limit + 2;
   const std::size_t eq = header.find('=');
   if (eq == std::string_view::npos ||
       !LowerEquals(header.substr(0, eq), "bytes")) {
@@ -78,16 +94,19 @@ bool Satisfiable(std::string_view header, std::uint64_t size,
       const std::string_view b = spec.substr(dash + 1);
       if (a.empty()) {
         if (!Number(b, &last)) return false;
-        if (last > 0 && size > 0) {
-          out->push_back({last >= size ? 0 : size - last, size - 1});
+        if (last > 0 && size > 0 &&
+            !Add({last >= size ? 0 : size - last, size - 1}, limit, cap, out)) {
+          return false;
         }
       } else {
         if (!Number(a, &first)) return false;
         const bool open = b.empty();
         if (!open && !Number(b, &last)) return false;
         if (!open && last < first) return false;
-        if (first < size) {
-          out->push_back({first, open || last >= size ? size - 1 : last});
+        if (first < size &&
+            !Add({first, open || last >= size ? size - 1 : last}, limit, cap,
+                 out)) {
+          return false;
         }
       }
     }
@@ -145,12 +164,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
   static RangeResult result;  // reused, as a connection's layout is
   ferry::ParseRange(header, file_size, max_ranges, &result);
-
-  std::vector<ByteRange> asked;
-  const bool valid = Satisfiable(header, file_size, &asked);
-  const std::vector<ByteRange> expected = Union(asked);
   const std::size_t limit =
       max_ranges > 0 ? static_cast<std::size_t>(max_ranges) : 0;
+  // What a header costs is bounded by the limit, not by its length: a
+  // fresh result never holds (or grows to hold) more than the bound.
+  const std::size_t cap = 2 * limit + 2;
+  FUZZ_CHECK(result.ranges.size() <= cap);
+  {
+    RangeResult fresh;
+    ferry::ParseRange(header, file_size, max_ranges, &fresh);
+    FUZZ_CHECK(fresh.kind == result.kind);
+    FUZZ_CHECK(fresh.ranges.capacity() <= 2 * cap);
+    FUZZ_CHECK(fresh.scratch.capacity() <= 2 * cap);
+  }
+
+  std::vector<ByteRange> asked;
+  const bool valid = Satisfiable(header, file_size, limit, &asked);
+  const std::vector<ByteRange> expected = Union(asked);
   Kind expected_kind = Kind::kIgnore;
   if (valid && asked.empty()) {
     expected_kind = Kind::kUnsatisfiable;

@@ -17,13 +17,43 @@ using ferry::Request;
 using ferry::RequestLimits;
 using Kind = ParseResult::Kind;
 
-/// A view the parser returned either lies inside the input or is the
-/// parser's "invalid" placeholder for a repeated field.
-bool InsideOrInvalid(std::string_view view, std::string_view input) {
+bool Inside(std::string_view view, std::string_view text) {
+  return view.data() >= text.data() &&
+         view.data() + view.size() <= text.data() + text.size();
+}
+
+/// A view the parser returned either lies inside the input, or in `joined`
+/// (a list field of several lines), or is the parser's "invalid"
+/// placeholder for a repeated field.
+bool InsideOrInvalid(std::string_view view, std::string_view input,
+                     std::string_view joined = {}) {
   if (view.data() == nullptr) return view.empty();
   if (view == "invalid") return true;
-  return view.data() >= input.data() &&
-         view.data() + view.size() <= input.data() + input.size();
+  return Inside(view, input) || (!joined.empty() && Inside(view, joined));
+}
+
+/// RFC 3986 uri-host [":" port], checked differently from the parser: no
+/// byte outside the URI characters a host may use, brackets only around an
+/// IP-literal at the start, digits only after the last ':' outside them.
+bool LooksLikeHost(std::string_view host) {
+  if (host.empty()) return false;
+  if (host.find_first_of(" \t/?#@\"<>\\^`{|}") != std::string_view::npos) {
+    return false;
+  }
+  std::string_view rest = host;
+  if (host[0] == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    rest = host.substr(close + 1);
+    if (!rest.empty() && rest[0] != ':') return false;
+  } else if (host.find_first_of("[]") != std::string_view::npos) {
+    return false;
+  }
+  const std::size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return host[0] != '[' || rest.empty();
+  if (colon == 0 && host[0] != '[') return false;  // no name before it
+  return rest.substr(colon + 1).find_first_not_of("0123456789") ==
+         std::string_view::npos;
 }
 
 bool HasLineBreak(std::string_view view) {
@@ -52,11 +82,17 @@ void CheckDone(std::string_view input, const RequestLimits& limits,
   CheckPath(r.path);
   const std::string_view head = input.substr(0, result.consumed);
   for (std::string_view view :
-       {r.raw_path, r.query, r.host, r.range, r.if_match, r.if_none_match,
-        r.if_modified_since, r.if_unmodified_since, r.if_range}) {
+       {r.raw_path, r.query, r.host, r.range, r.if_modified_since,
+        r.if_unmodified_since, r.if_range}) {
     FUZZ_CHECK(InsideOrInvalid(view, head));
     FUZZ_CHECK(!HasLineBreak(view));
   }
+  FUZZ_CHECK(InsideOrInvalid(r.if_match, head, r.joined_if_match));
+  FUZZ_CHECK(InsideOrInvalid(r.if_none_match, head, r.joined_if_none_match));
+  FUZZ_CHECK(!HasLineBreak(r.if_match) && !HasLineBreak(r.if_none_match));
+  // A host served is a valid one; HTTP/1.1 always has one.
+  FUZZ_CHECK(r.host.empty() ? r.version_minor == 0 : LooksLikeHost(r.host));
+  FUZZ_CHECK(r.host.empty() || ferry::IsValidHost(r.host));
   FUZZ_CHECK(r.raw_path.find_first_of(" ?#") == std::string_view::npos);
 }
 
@@ -84,6 +120,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       FUZZ_CHECK(result.status == 400 || result.status == 405 ||
                  result.status == 414 || result.status == 431 ||
                  result.status == 501 || result.status == 505);
+      // 405 comes only after the whole head, framing judged.
+      if (result.status == 405) {
+        FUZZ_CHECK(input.find("\n\r\n") != std::string_view::npos ||
+                   input.find("\n\n") != std::string_view::npos);
+      }
       break;
     case Kind::kDone: {
       CheckDone(input, limits, result, request);

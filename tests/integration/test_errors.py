@@ -154,6 +154,74 @@ def test_505_version(server, version):
     assert_error_and_close(server, raw, 505)
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/1.9"])
+def test_higher_minor_version_served_as_http11(server, version):
+    """RFC 9110 2.5: a higher minor version of HTTP/1 is processed as 1.1, the
+    highest ferryd conforms to, and answered as HTTP/1.1 (persistent too)."""
+    with server.connect() as sock:
+        sock.sendall(f"GET /hello.txt {version}\r\nHost: x\r\n\r\n"
+                     f"GET /hello.txt {version}\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        reader = Reader(sock)
+        for _ in range(2):
+            resp = read_response(reader)
+            assert resp.status == 200 and resp.body == HELLO, resp.raw_head
+            assert resp.version == "HTTP/1.1"
+
+
+BAD_HOSTS = ["a b", "a/b", "a, b", "[::1", "", "::1]", "h:8x", "u@h", "a%zz"]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_invalid_host_400(server, host):
+    """RFC 9112 3.2: a Host that is no uri-host [":" port] (or is empty) is 400."""
+    raw = f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    assert_error_and_close(server, raw, 400)
+
+
+@pytest.mark.parametrize("authority", ["a%zz", "[::1", "h:8x", "[::1]x"])
+def test_invalid_absolute_form_authority_400(server, authority):
+    """The authority of an absolute-form target is judged as Host is."""
+    raw = (f"GET http://{authority}/hello.txt HTTP/1.1\r\n"
+           "Host: x\r\n\r\n").encode()
+    assert_error_and_close(server, raw, 400)
+
+
+@pytest.mark.parametrize("host", ["[::1]:8080", "127.0.0.1", "ferry.test:80"])
+def test_valid_hosts_served(server, host):
+    """Hosts of every valid form are served."""
+    resp = server.request(f"GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n"
+                          "Connection: close\r\n\r\n".encode())
+    assert resp.status == 200 and resp.body == HELLO
+
+
+BAD_FRAMING = {
+    "CL + TE": ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400),
+    "invalid CL": ("Content-Length: abc\r\n", 400),
+    "negative CL": ("Content-Length: -1\r\n", 400),
+    "two CLs": ("Content-Length: 5\r\nContent-Length: 5\r\n", 400),
+    "TE": ("Transfer-Encoding: chunked\r\n", 501),
+}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize("name", list(BAD_FRAMING))
+def test_bad_framing_judged_before_405(server, method, name):
+    """Other methods' framing is judged as GET's is: 400 or 501 before 405,
+    and the connection closes (request smuggling)."""
+    fields, status = BAD_FRAMING[name]
+    raw = (f"{method} /hello.txt HTTP/1.1\r\nHost: x\r\n{fields}\r\n"
+           "hello").encode()
+    assert_error_and_close(server, raw, status)
+
+
+def test_content_length_with_leading_zeros_accepted(server):
+    """Content-Length: 00 is 1*DIGIT and zero: a GET carrying it is served."""
+    resp = server.request(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Length: 00\r\nConnection: close\r\n\r\n")
+    assert resp.status == 200 and resp.body == HELLO
+
+
 def test_404_keeps_connection(server):
     """404 for a missing file; the connection stays usable (pipelined follow-up)."""
     with server.connect() as sock:

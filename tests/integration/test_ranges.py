@@ -281,3 +281,41 @@ def test_header_names_case_insensitive(server):
     resp = server.request(b"GET /data.bin HTTP/1.1\r\nhost:\tx\r\n"
                           b"rANGE: bytes=3-6   \r\nconnection: close\r\n\r\n")
     check_single(resp, server.data, 3, 6)
+
+
+def test_long_list_of_one_range_is_that_range(server):
+    """~15 KB of "0-," (5,000 specs, what a full header holds) coalesce to one
+    range: served as 206 of the whole file, as before the list was bounded."""
+    spec = ",".join(["0-"] * 5000)
+    resp = server.get("/data.bin", {"Range": f"bytes={spec}"})
+    check_single(resp, server.data, 0, SIZE - 1)
+
+
+def test_long_list_of_disjoint_ranges_gives_full_body(server):
+    """Thousands of disjoint one-byte ranges, far over --max-ranges: 200."""
+    spec = ",".join(f"{2 * i}-{2 * i}" for i in range(1200))
+    resp = server.get("/data.bin", {"Range": f"bytes={spec}"})
+    assert resp.status == 200 and resp.body == server.data
+
+
+@pytest.mark.xfail(strict=True, reason="Connection::RespondWithFile still makes "
+                   "the boundary from token and request count; it is to call "
+                   "MakeBoundary() (lib/http_boundary.h)")
+def test_multipart_boundaries_are_unpredictable(server):
+    """Boundaries of successive multipart responses on one connection share
+    no arithmetic a client could extrapolate to place one in a file."""
+    spec = {"Range": "bytes=0-0,100-100"}
+    with server.connect() as sock:
+        sock.sendall(b"".join(build_request("/data.bin", headers=spec)
+                              for _ in range(3)))
+        reader = Reader(sock)
+        boundaries = []
+        for _ in range(3):
+            resp = read_response(reader)
+            m = re.search(r"boundary=(\S+)", resp.header("content-type") or "")
+            assert resp.status == 206 and m, resp.raw_head
+            boundaries.append(m.group(1))
+    values = [int(b, 16) for b in boundaries]
+    steps = {b - a for a, b in zip(values, values[1:])}
+    assert len(steps) == 2, f"boundaries {boundaries} advance by a constant"
+    assert all(abs(s) >= 1 << 32 for s in steps), f"boundaries {boundaries} are near"

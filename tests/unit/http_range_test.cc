@@ -194,6 +194,41 @@ TEST(ParseRange, ManyOverlappingSpecsCollapse) {
   EXPECT_EQ(Ranges(r), (Pairs{{0, 99}}));
 }
 
+// A header of thousands of specs (16 KB of "0-,") costs what the limit
+// allows, not what the header is long: the list is coalesced on the way.
+TEST(ParseRange, LongListStaysWithinTheLimitsBound) {
+  std::string header = "bytes=";
+  while (header.size() < 16 * 1024 - 3) header += "0-,";
+  header += "0-";
+  ASSERT_GT(header.size() / 3, 5000u);
+  RangeResult r;
+  const AllocationCounter counter;
+  ParseRange(header, 1000, 4, &r);
+  EXPECT_EQ(r.kind, Kind::kSatisfiable);
+  EXPECT_EQ(Ranges(r), (Pairs{{0, 999}}));
+  EXPECT_LE(r.ranges.capacity(), 2u * (2 * 4 + 2));
+  EXPECT_LE(r.scratch.capacity(), 2u * (2 * 4 + 2));
+  EXPECT_LE(counter.count(), 10);
+}
+
+// Disjoint specs beyond twice the limit are not read on: the header is
+// ignored, as it would be once coalesced, without holding them all.
+TEST(ParseRange, ManyDisjointSpecsAreIgnoredWithinTheBound) {
+  std::string header = "bytes=";
+  for (int i = 0; i < 5300; ++i)
+    header += std::to_string(2 * i) + "-" + std::to_string(2 * i) + ",";
+  RangeResult r;
+  ParseRange(header, 100000, 4, &r);
+  EXPECT_EQ(r.kind, Kind::kIgnore);
+  EXPECT_TRUE(r.ranges.empty());
+  EXPECT_LE(r.ranges.capacity(), 2u * (2 * 4 + 2));
+  // Within twice the limit, coalescing still counts as before.
+  EXPECT_EQ(Ranges(Parse("bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,"
+                         "0-20",
+                         100, 4)),
+            (Pairs{{0, 20}}));
+}
+
 TEST(ParseRange, ReusesCapacity) {
   RangeResult r;
   ParseRange("bytes=0-0,2-2,4-4,6-6", 100, 8, &r);

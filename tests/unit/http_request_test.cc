@@ -154,6 +154,24 @@ TEST_F(ParseRequestTest, RepeatedSingletonFieldsBecomeInvalid) {
   EXPECT_NE(request_.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+// RFC 9110 section 5.3: repeated lines of a list field are one list.
+TEST_F(ParseRequestTest, RepeatedListFieldsAreJoined) {
+  ExpectDone(
+      "GET /f HTTP/1.1\r\nHost: h\r\n"
+      "If-None-Match: \"a\"\r\nX-Other: \"z\"\r\nif-none-match: \"b\", "
+      "\"c\"\r\n"
+      "If-Match: \"d\"\r\nIf-Match: \"e\"\r\nIf-Match: \"f\"\r\n\r\n");
+  EXPECT_EQ(request_.if_none_match, "\"a\", \"b\", \"c\"");
+  EXPECT_EQ(request_.if_match, "\"d\", \"e\", \"f\"");
+  // A single line still views the input; the next request starts afresh.
+  const std::string input =
+      "GET /f HTTP/1.1\r\nHost: h\r\nIf-Match: \"g\"\r\n\r\n";
+  ExpectDone(input);
+  EXPECT_EQ(request_.if_match, "\"g\"");
+  EXPECT_EQ(request_.if_match.data(), input.data() + input.find("\"g\""));
+  EXPECT_TRUE(request_.if_none_match.empty());
+}
+
 TEST_F(ParseRequestTest, EmptyIfRangeIsNotAbsent) {
   ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nIf-Range:\r\n\r\n");
   EXPECT_FALSE(request_.if_range.empty());
@@ -220,7 +238,7 @@ TEST_F(ParseRequestTest, HttpVersions) {
   EXPECT_EQ(request_.version_minor, 0);
   EXPECT_FALSE(request_.keep_alive);
   EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505);
+  EXPECT_EQ(ErrorOf("GET / HTTP/3.0\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(ErrorOf("GET / HTTP/0.9\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(ErrorOf("GET /\r\n\r\n"), 400);  // HTTP/0.9 style
   EXPECT_EQ(ErrorOf("GET / HTTP/1.10\r\nHost: h\r\n\r\n"), 400);
@@ -228,6 +246,17 @@ TEST_F(ParseRequestTest, HttpVersions) {
   EXPECT_EQ(ErrorOf("GET / http/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1 \r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / FTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+// RFC 9110 section 2.5: a higher minor version of HTTP/1 is processed as
+// the highest one ferryd conforms to, 1.1 (and needs a Host as 1.1 does).
+TEST_F(ParseRequestTest, HigherMinorVersionIsReadAsHttp11) {
+  for (std::string_view version : {"HTTP/1.2", "HTTP/1.9"}) {
+    ExpectDone("GET / " + std::string(version) + "\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(request_.version_minor, 1);
+    EXPECT_TRUE(request_.keep_alive);
+    EXPECT_EQ(ErrorOf("GET / " + std::string(version) + "\r\n\r\n"), 400);
+  }
 }
 
 TEST_F(ParseRequestTest, Methods) {
@@ -246,8 +275,43 @@ TEST_F(ParseRequestTest, HostRules) {
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET http://h/ HTTP/1.1\r\n\r\n"), 400);
-  ExpectDone("GET / HTTP/1.1\r\nHost:\r\n\r\n");  // empty Host is allowed
-  EXPECT_EQ(request_.host, "");
+}
+
+// RFC 9112 section 3.2: a Host field value that is no uri-host [":" port]
+// is 400, on any version, and so is an empty one (an http URI's host is
+// never empty, RFC 9110 section 4.2.1).
+TEST_F(ParseRequestTest, InvalidHostIs400) {
+  for (std::string_view host :
+       {"", "a b", "a/b", "a, b", "[::1", "::1]", "[::1]x", "h:8x", "h:-1",
+        "u@h", "a%2", "a%zz", "[v1.]", "[vz.a]", "[::g]", "h?", "h#", "\"h\"",
+        "a\\b"}) {
+    for (std::string_view version : {"1.1", "1.0"}) {
+      const std::string input = "GET / HTTP/" + std::string(version) +
+                                "\r\nHost: " + std::string(host) + "\r\n\r\n";
+      EXPECT_EQ(ErrorOf(input), 400) << input;
+    }
+  }
+}
+
+TEST_F(ParseRequestTest, ValidHostsAreAccepted) {
+  for (std::string_view host :
+       {"h", "example.com", "example.com:8080", "h:", "127.0.0.1:80", "[::1]",
+        "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]", "[v7.x:y]",
+        "xn--bcher-kva.example", "a%20b", "a-b_c~d!$&'()*+,;=", "1.2.3.4.5"}) {
+    ExpectDone("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+    EXPECT_EQ(request_.host, host);
+  }
+}
+
+TEST_F(ParseRequestTest, InvalidAbsoluteFormAuthorityIs400) {
+  for (std::string_view authority :
+       {"[::1", "a%zz", "h:x", "a,b@c", "h:8:8", "[::1]8"}) {
+    const std::string input = "GET http://" + std::string(authority) +
+                              "/ HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(ErrorOf(input), 400) << input;
+  }
+  ExpectDone("GET http://[::1]:8080/x HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(request_.host, "[::1]:8080");
 }
 
 TEST_F(ParseRequestTest, ContentLengthAndTransferEncoding) {
@@ -273,6 +337,51 @@ TEST_F(ParseRequestTest, ContentLengthAndTransferEncoding) {
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n"
                     "Transfer-Encoding: chunked\r\n\r\n"),
             400);
+}
+
+// Content-Length = 1*DIGIT: leading zeros are still zero.
+TEST_F(ParseRequestTest, ContentLengthWithLeadingZerosIsZero) {
+  ExpectDone("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 00\r\n\r\n");
+  ExpectDone("HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 000\r\n\r\n");
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 007\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: +0\r\n\r\n"),
+            400);
+}
+
+// Every method's framing is judged as GET's is (400, 501) before a method
+// other than GET/HEAD gets its 405; a body that is framed well is no
+// reason for a 400 then.
+TEST_F(ParseRequestTest, FramingIsJudgedBefore405) {
+  struct Case {
+    std::string_view fields;
+    int status;
+  };
+  for (const Case& c : {
+           Case{"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400},
+           Case{"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400},
+           Case{"Content-Length: x\r\n", 400},
+           Case{"Content-Length: -1\r\n", 400},
+           Case{"Content-Length: 1\r\nContent-Length: 1\r\n", 400},
+           Case{"Transfer-Encoding: chunked\r\n", 501},
+           Case{"Transfer-Encoding: gzip\r\n", 501},
+           Case{"Host: h\r\n", 400},  // a second Host
+           Case{"Content-Length: 5\r\n", 405},
+           Case{"Content-Length: 0\r\n", 405},
+           Case{"", 405},
+       }) {
+    for (std::string_view method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+      const std::string input = std::string(method) +
+                                " / HTTP/1.1\r\nHost: h\r\n" +
+                                std::string(c.fields) + "\r\n";
+      EXPECT_EQ(ErrorOf(input), c.status) << input;
+    }
+  }
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\n\r\n"), 400);  // no Host
+  // 405 waits for the end of the head like any other answer.
+  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nHost: h\r\n").kind, Kind::kIncomplete);
 }
 
 TEST_F(ParseRequestTest, Connection) {

@@ -89,7 +89,7 @@ class FileResponseTest : public ::testing::Test {
   }
 
   std::string Etag() {
-    char buf[40];
+    char buf[kEtagMaxLength];
     return std::string(FormatEtag(info_, buf));
   }
 
@@ -105,18 +105,43 @@ class FileResponseTest : public ::testing::Test {
   ResponseLayout layout_;
 };
 
-TEST(FormatEtag, NginxStyle) {
-  char buf[40];
+TEST(FormatEtag, MtimeNanosecondsSizeInode) {
+  char buf[kEtagMaxLength];
   FileInfo info;
   info.mtime_sec = 0x5f5e1000;
+  info.mtime_nsec = 0x1234;
   info.size = 1000;
-  EXPECT_EQ(FormatEtag(info, buf), "\"5f5e1000-3e8\"");
-  info.mtime_sec = 0;
-  info.size = 0;
-  EXPECT_EQ(FormatEtag(info, buf), "\"0-0\"");
+  info.inode = 12;
+  EXPECT_EQ(FormatEtag(info, buf), "\"5f5e1000.1234-3e8-c\"");
+  info = FileInfo{};
+  EXPECT_EQ(FormatEtag(info, buf), "\"0.0-0-0\"");
   info.mtime_sec = -1;
+  info.mtime_nsec = 999'999'999;
   info.size = ~0ull;
-  EXPECT_EQ(FormatEtag(info, buf), "\"ffffffffffffffff-ffffffffffffffff\"");
+  info.inode = ~0ull;
+  const std::string_view longest = FormatEtag(info, buf);
+  EXPECT_EQ(longest,
+            "\"ffffffffffffffff.3b9ac9ff-ffffffffffffffff-ffffffffffffffff\"");
+  EXPECT_LE(longest.size(), kEtagMaxLength);
+}
+
+// Two versions written within one second, or a file replaced by another
+// of the same size and mtime, have different validators: an If-Range
+// resume must not splice them.
+TEST(FormatEtag, TellsVersionsOfOneSecondApart) {
+  char a[kEtagMaxLength];
+  char b[kEtagMaxLength];
+  FileInfo first;
+  first.mtime_sec = 1600000000;
+  first.mtime_nsec = 100;
+  first.size = 10;
+  first.inode = 7;
+  FileInfo second = first;
+  second.mtime_nsec = 200;
+  EXPECT_NE(FormatEtag(first, a), FormatEtag(second, b));
+  second = first;
+  second.inode = 8;
+  EXPECT_NE(FormatEtag(first, a), FormatEtag(second, b));
 }
 
 TEST_F(FileResponseTest, Ok) {
@@ -126,7 +151,7 @@ TEST_F(FileResponseTest, Ok) {
   EXPECT_EQ(r.Header("Content-Type"), kType);
   EXPECT_EQ(r.Header("Content-Length"), "1000");
   EXPECT_EQ(r.Header("Last-Modified"), kMtimeDate);
-  EXPECT_EQ(r.Header("ETag"), "\"5f5e1000-3e8\"");
+  EXPECT_EQ(r.Header("ETag"), "\"5f5e1000.0-3e8-c\"");
   EXPECT_EQ(r.Header("Accept-Ranges"), "bytes");
   EXPECT_EQ(r.Header("Connection"), "keep-alive");
   EXPECT_FALSE(r.Has("Content-Range"));
@@ -167,6 +192,30 @@ TEST_F(FileResponseTest, PrecomputedWholeFileFieldsGiveTheSameResponse) {
       EXPECT_EQ(Render(layout_, content_), plain) << c.range;
     }
   }
+}
+
+// RFC 9110 section 8.8.2.1: a Last-Modified later than Date is replaced
+// by Date, on every response that carries it, with or without the cache's
+// prepared fields.
+TEST_F(FileResponseTest, LastModifiedNeverLaterThanDate) {
+  info_.mtime_sec = kNow + 3600;
+  const std::string fields = WholeFileFields(info_, kType);
+  EXPECT_EQ(Build().Header("Last-Modified"), kNowDate);
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_, fields);
+  EXPECT_EQ(ParseWire(Render(layout_, content_)).Header("Last-Modified"),
+            kNowDate);
+  request_.range = "bytes=0-9";
+  EXPECT_EQ(Build().Header("Last-Modified"), kNowDate);
+  request_.range = "bytes=0-9,20-29";
+  EXPECT_EQ(Build().Header("Last-Modified"), kNowDate);
+  request_.range = {};
+  request_.if_none_match = Keep(Etag());
+  EXPECT_EQ(Build().Header("Last-Modified"), kNowDate);
+  // A past mtime is sent as it is, prepared fields or not.
+  info_.mtime_sec = kMtime;
+  request_.if_none_match = {};
+  EXPECT_EQ(Build().Header("Last-Modified"), kMtimeDate);
 }
 
 TEST_F(FileResponseTest, DateFollowsTheClock) {
