@@ -8,9 +8,9 @@
 
 #include <cerrno>
 #include <cinttypes>
-#include <cstdio>
 #include <cstring>
 
+#include "http_boundary.h"
 #include "log.h"
 #include "url_encoding.h"
 
@@ -296,9 +296,7 @@ void Connection::RespondWithFile(std::string_view content_type,
   // Only a multipart response (a Range list) needs a boundary.
   boundary_[0] = '\0';
   if (request_.range.find(',') != std::string_view::npos) {
-    std::snprintf(
-        boundary_, sizeof boundary_, "%020" PRIx64,
-        static_cast<std::uint64_t>(token_ * 0x9E3779B97F4A7C15ull + requests_));
+    MakeBoundary(boundary_);
   }
   bool keep = request_.keep_alive && !ctx.stopping;
   BuildFileResponse(request_, info, content_type, ctx.now_sec,

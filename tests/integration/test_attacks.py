@@ -81,10 +81,12 @@ def test_range_lists_and_large_heads_give_their_memory_back(launch, tmp_path):
     root.mkdir()
     write_random(root / "f.bin", 100_000, seed=1)
     ferry = launch(root=root)
-    worker = ferry.worker_pids()[0]
+    worker = wait_until(ferry.worker_pids, 10, message="the worker")[0]
     ranges = ",".join(["0-"] * 5_300)
     request = build_request("/f.bin", headers={"Range": f"bytes={ranges}"})
     assert len(request) > 15_000  # the input buffer grows to 16K
+    # The worker's buffer pool is faulted in before it serves: measure after.
+    assert ferry.get("/f.bin").status == 200
     before = vm_rss_kib(worker)
     socks = []
     try:

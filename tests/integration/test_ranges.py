@@ -298,9 +298,6 @@ def test_long_list_of_disjoint_ranges_gives_full_body(server):
     assert resp.status == 200 and resp.body == server.data
 
 
-@pytest.mark.xfail(strict=True, reason="Connection::RespondWithFile still makes "
-                   "the boundary from token and request count; it is to call "
-                   "MakeBoundary() (lib/http_boundary.h)")
 def test_multipart_boundaries_are_unpredictable(server):
     """Boundaries of successive multipart responses on one connection share
     no arithmetic a client could extrapolate to place one in a file."""
