@@ -77,6 +77,8 @@ po::options_description SettingOptions() {
       ("index", Text("NAME", d.index), "file served for a directory")
       ("allow-dotfiles", po::bool_switch(),
        "serve names that start with '.' (file: allow-dotfiles = true)")
+      ("mlock", po::bool_switch(),
+       "lock the workers' memory: no page fault on the loop (file: mlock = true)")
       ("log-level", Text("LEVEL", d.log_level),
        "error, warning, notice, info or debug")
       ("mime-types", Text("FILE", d.mime_types),
@@ -244,6 +246,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
     v.Fail("index", c.index, "is not a plain file name");
   }
   c.allow_dotfiles = vm["allow-dotfiles"].as<bool>();
+  c.mlock = vm["mlock"].as<bool>();
   c.log_level = v.String("log-level");
   if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
       kLogLevels.end()) {
@@ -434,6 +437,7 @@ std::string DescribeConfig(const Config& c) {
       << "max-ranges = " << c.max_ranges << "\n"
       << "index = " << c.index << "\n"
       << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n"
+      << "mlock = " << (c.mlock ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "mime-types = " << c.mime_types << "\n"
       << "user = " << c.user << "\n"

@@ -64,6 +64,8 @@ struct Config {
   unsigned max_ranges = 64;
   std::string index = "index.html";
   bool allow_dotfiles = false;
+  /// Lock each worker's memory (see LockMemory): no page fault on the loop.
+  bool mlock = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug
   std::string mime_types = "/etc/mime.types";
   /// Started as root: the workers switch to these before serving. "root"

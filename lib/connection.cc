@@ -389,6 +389,7 @@ void Connection::Close(ServingContext& ctx) {
 }
 
 void Connection::ReleaseScratch() {
+  extents_ = ExtentMap();
   if (layout_.text.capacity() > kKeptTextBytes) {
     std::string().swap(layout_.text);
   }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "counters.h"
 #include "document_root.h"
+#include "extent_map.h"
 #include "file_cache.h"
 #include "helper_pool.h"
 #include "http_request.h"
@@ -54,6 +55,9 @@ struct ServingContext {
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
+  /// The device's largest request (0: unknown): a larger read would be
+  /// split into several, each needing a request tag.
+  std::uint64_t max_request_bytes = 0;
   /// Cleared when the device answers RWF_NOWAIT with EOPNOTSUPP.
   bool nowait_reads = true;
   std::int64_t now_ms = 0;  ///< CLOCK_MONOTONIC
@@ -93,8 +97,8 @@ class Connection {
   void OnOpenDone(OpenedFile opened, ServingContext& ctx);
 
   /// A helper finished loading the file's block map (see LoadBlockMap()
-  /// in document_root.h).
-  void OnBlockMapLoaded(ServingContext& ctx);
+  /// in document_root.h) and mapped its `extents`.
+  void OnBlockMapLoaded(ExtentMap extents, ServingContext& ctx);
 
   /// A block (or AIO capacity) became free after this connection waited.
   void OnBlockAvailable(ServingContext& ctx);
@@ -243,6 +247,9 @@ class Connection {
   /// io_submit() cannot wait for the disk to map them (see LoadBlockMap).
   enum class BlockMap { kInMemory, kToLoad, kLoading };
   BlockMap block_map_ = BlockMap::kInMemory;
+  /// Where file_'s extents end: each read stays inside one, so that it is
+  /// one block-layer request (see ReadsInFlightShare).
+  ExtentMap extents_;
   FileStatus file_status_;
   /// When file_status_ was read: a cache entry filled from this response
   /// counts its validity from then, not from when the read completed.

@@ -57,6 +57,7 @@ void Connection::FillWindow(ServingContext& ctx) {
       // rounding adds are read but never sent.
       std::uint64_t align = file_status_.direct_align;
       length = (length + align - 1) / align * align;
+      length = extents_.OneRequest(read_offset_, length, ctx.max_request_bytes);
     }
     IssueRead(length, ctx);
   }
@@ -78,8 +79,9 @@ void Connection::RequestBlockMap(ServingContext& ctx) {
   ctx.helpers.Submit(FileJob(HelperJob::Kind::kLoadBlockMap));
 }
 
-void Connection::OnBlockMapLoaded(ServingContext& ctx) {
+void Connection::OnBlockMapLoaded(ExtentMap extents, ServingContext& ctx) {
   if (block_map_ != BlockMap::kLoading) return;
+  extents_ = std::move(extents);
   // Whatever the outcome: without the map loaded, reads still work; they
   // may just wait inside io_submit().
   block_map_ = BlockMap::kInMemory;

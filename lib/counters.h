@@ -38,14 +38,18 @@ struct WorkerCounters {
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
-  Counter loop_buckets[7];
+  Counter loop_buckets[12];
   Counter loop_micros;  ///< sum of all iterations' time
   Counter loop_iterations;
 };
 
 /// Upper bounds of WorkerCounters::loop_buckets, in microseconds.
-inline constexpr std::uint64_t kLoopBucketMicros[] = {10,    100,    1000,
-                                                      10000, 100000, 1000000};
+inline constexpr std::uint64_t kLoopBucketMicros[] = {
+    10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100000, 1000000};
+static_assert(sizeof(WorkerCounters::loop_buckets) /
+                      sizeof(WorkerCounters::Counter) ==
+                  std::size(kLoopBucketMicros) + 1,
+              "one bucket per bound, and one for everything longer");
 
 /// One counter of WorkerCounters, as the metrics and the exit summary name
 /// it.

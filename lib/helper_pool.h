@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "document_root.h"
+#include "extent_map.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -35,13 +36,15 @@ struct HelperJob {
   // the requester may close its own) into `buffer`; the result is `result`
   // (bytes or a negative errno). `block` is passed through untouched.
   // kLoadBlockMap: LoadBlockMap(fd) (fd: a dup the job owns); `result` is 0
-  // or a negative errno.
+  // or a negative errno; `extents` is the file's extent map (empty when the
+  // file system has none).
   UniqueFd fd;
   char* buffer = nullptr;
   std::size_t length = 0;
   std::uint64_t offset = 0;
   std::uint32_t block = 0;
   long result = 0;
+  ExtentMap extents;
 };
 
 /// A fixed set of named threads ("ferry-helper"). Submit() and

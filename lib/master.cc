@@ -21,6 +21,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "master_process.h"
+#include "memory_lock.h"
 #include "mime_types.h"
 #include "privileges.h"
 #include "signals.h"
@@ -88,6 +89,7 @@ int Master::Run() {
     config_.watchdog_interval = Milliseconds(watchdog_usec / 1000);
   }
   RaiseDescriptorLimit();
+  if (config_.mlock) RaiseMemoryLockLimit();  // while still root
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);

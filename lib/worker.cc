@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,8 @@
 #include "fd_channel.h"
 #include "interval_timer.h"
 #include "log.h"
+#include "master_process.h"
+#include "memory_lock.h"
 #include "system_error.h"
 
 namespace ferry {
@@ -55,6 +58,13 @@ std::string_view ClientAddress(const sockaddr_storage& peer) {
   return inet_ntop(peer.ss_family, address, text, sizeof text) ? text : "-";
 }
 
+/// The block queue of the device `root` is on (reads sysfs: start-up only).
+BlockQueue QueueOf(const DocumentRoot& root) {
+  struct stat status {};
+  if (fstat(root.fd(), &status) != 0) return {};
+  return ReadBlockQueue(status.st_dev);
+}
+
 std::chrono::milliseconds TickPeriod(const Config& config) {
   auto shortest = std::min(
       {config.header_timeout, config.idle_timeout, config.send_timeout});
@@ -76,10 +86,11 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       counters_(counters),
       tid_(CurrentThreadId()),
       root_(std::move(root)),
+      queue_(QueueOf(root_)),
       mime_(mime),
       pool_(config.block_size, BlockCount(config)),
       reads_(new AioRead[BlockCount(config)]),
-      aio_(config.queue_depth),
+      aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
       signals_(DaemonSignals()),
       epoll_(static_cast<int>(
           CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
@@ -96,6 +107,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
       by_fd_(DescriptorLimit(), 0) {
+  ctx_.max_request_bytes = queue_.max_request_bytes;
   ctx_.access_log = LogRing::AccessLogEnabled();
   ctx_.access_log_format = ParseAccessLogFormat(config.access_log_format);
   ctx_.limits.max_request_line = config.max_request_line;
@@ -135,6 +147,17 @@ void Worker::Watch(int fd, std::uint64_t tag, std::uint32_t events) {
 }
 
 int Worker::Run() {
+  if (config_.mlock) {
+    // Last before serving: the pool, the helpers' stacks and the tables
+    // exist by now.
+    int error = LockMemory();
+    if (error < 0) {
+      Log(LogLevel::kError,
+          "--mlock: cannot lock memory (%s): raise LimitMEMLOCK= or "
+          "RLIMIT_MEMLOCK; serving unlocked",
+          std::strerror(-error));
+    }
+  }
   ctx_.now_ms = MonotonicMillis();
   ctx_.now_sec = std::time(nullptr);
   // Connections may have queued before this worker existed: accept them

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aio_context.h"
+#include "block_queue.h"
 #include "buffer_pool.h"
 #include "config.h"
 #include "connection.h"
@@ -78,6 +79,7 @@ class Worker {
   WorkerCounters& counters_;
   pid_t tid_;
   DocumentRoot root_;
+  BlockQueue queue_;  ///< of the device the root is on
   const MimeTypes& mime_;
   BufferPool pool_;
   std::unique_ptr<AioRead[]> reads_;

@@ -42,7 +42,7 @@ void Worker::TakeHelperResults() {
     } else if (job.kind == HelperJob::Kind::kLoadBlockMap) {
       Bump(counters_.block_maps);
       if (connection == nullptr) continue;
-      connection->OnBlockMapLoaded(ctx_);
+      connection->OnBlockMapLoaded(std::move(job.extents), ctx_);
     } else {
       if (connection == nullptr) continue;  // the opened fd closes with the job
       connection->OnOpenDone(std::move(job.opened), ctx_);

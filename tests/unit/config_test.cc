@@ -91,6 +91,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.max_ranges, b.max_ranges);
   EXPECT_EQ(a.index, b.index);
   EXPECT_EQ(a.allow_dotfiles, b.allow_dotfiles);
+  EXPECT_EQ(a.mlock, b.mlock);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.mime_types, b.mime_types);
 }

@@ -26,9 +26,9 @@ TEST(Metrics, PerWorkerAndSummedWithBothGenerationsOfAWorkerAsOne) {
 
 TEST(Metrics, TheLoopHistogramIsCumulative) {
   CountersPage page(2);
-  Set(page.worker(0).loop_buckets[0], 3);  // <= 10 us
-  Set(page.worker(0).loop_buckets[2], 2);  // <= 1 ms
-  Set(page.worker(0).loop_buckets[6], 1);  // > 1 s
+  Set(page.worker(0).loop_buckets[0], 3);   // <= 10 us
+  Set(page.worker(0).loop_buckets[5], 2);   // <= 1 ms
+  Set(page.worker(0).loop_buckets[11], 1);  // > 1 s
   Set(page.worker(0).loop_micros, 2'500'000);
   std::string text = RenderMetrics(page, 1);
   EXPECT_NE(
