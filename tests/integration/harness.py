@@ -598,6 +598,18 @@ def ferry(launch) -> Ferry:
     return launch()
 
 
+def ensure_tracefs() -> Path:
+    """tracefs, mounted here when the machine has not mounted it (a fresh
+    Debian 12 has not; CI runs as root). Fails rather than skips."""
+    tracing = Path("/sys/kernel/tracing")
+    if not (tracing / "instances").is_dir():
+        result = subprocess.run(["mount", "-t", "tracefs", "nodev", str(tracing)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"cannot mount tracefs: {result.stderr}"
+    assert (tracing / "instances").is_dir(), "tracefs has no instances/"
+    return tracing
+
+
 def raise_nofile_limit():
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -17,13 +17,14 @@ import subprocess
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from harness import (INDEX_HTML, Reader, build_request, children_of, read_response,
+from harness import (INDEX_HTML, ensure_tracefs, Reader, build_request, children_of, read_response,
                      thread_names,
                      wait_until, write_random)
+
+pytestmark = pytest.mark.design_rule
 
 # Path-taking calls that may read directories or inodes from disk. The
 # stat-like ones are fine with an empty path (AT_EMPTY_PATH on an open fd).
@@ -323,9 +324,7 @@ def test_worker_never_waits_for_a_block_map(require_root, launch, tmp_path):
                             capture_output=True, text=True).stdout.strip()
     if fstype != "ext2/ext3":
         pytest.skip(f"{tmp_path} is on {fstype}, not ext4")
-    instances = Path("/sys/kernel/tracing/instances")
-    if not instances.is_dir():
-        pytest.skip("no tracefs at /sys/kernel/tracing")
+    instances = ensure_tracefs() / "instances"
     root = tmp_path / "root"
     root.mkdir()
     # Every other 4 KiB block written: 1,024 extents where the inode holds

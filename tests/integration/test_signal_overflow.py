@@ -8,6 +8,8 @@ import pytest
 
 from harness import close_clients, open_clients, raise_nofile_limit, run_round, write_random
 
+pytestmark = pytest.mark.design_rule
+
 CLIENTS = 300
 SIZE = 256 * 1024
 
