@@ -273,10 +273,8 @@ void Worker::OnSocketSignal(int fd, std::uint32_t band) {
     AcceptAll(fd);
     return;
   }
-  Connection* connection = connections_.Find(token);
-  if (connection == nullptr) return;  // stale: the fd was closed since
-  connection->OnSocketEvent(band, ctx_);
-  ForgetIfClosed(token, connection);
+  // A stale signal (the fd was closed since) finds nobody.
+  Deliver(token, [&](Connection& c) { c.OnSocketEvent(band, ctx_); });
 }
 
 void Worker::AcceptAll(int listener) {
@@ -366,10 +364,7 @@ void Worker::OnTick() {
     accept_paused_ = false;
     for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
   }
-  connections_.ForEach([&](std::uint64_t token, Connection& connection) {
-    connection.OnTick(ctx_);
-    ForgetIfClosed(token, &connection);
-  });
+  DeliverToAll([&](Connection& c) { c.OnTick(ctx_); });
 }
 
 void Worker::BeginShutdown() {
@@ -382,10 +377,7 @@ void Worker::BeginShutdown() {
     listener.fd.Reset();  // our copy; the master still holds the socket
   }
   Set(counters_.accepting, 0);
-  connections_.ForEach([&](std::uint64_t token, Connection& connection) {
-    connection.OnShutdown(ctx_);
-    ForgetIfClosed(token, &connection);
-  });
+  DeliverToAll([&](Connection& c) { c.OnShutdown(ctx_); });
 }
 
 }  // namespace ferry

@@ -68,6 +68,26 @@ class Worker {
   void ServeWaiters();
   void ResumeTurns();
   void ForgetIfClosed(std::uint64_t token, Connection* connection);
+
+  /// The one way an event reaches a connection: find it by token (a stale
+  /// token finds nothing: the connection is gone), run `event` on it, and
+  /// forget it if the event closed it. Returns whether it was there.
+  template <typename Event>
+  bool Deliver(std::uint64_t token, Event&& event) {
+    Connection* connection = connections_.Find(token);
+    if (connection == nullptr) return false;
+    event(*connection);
+    ForgetIfClosed(token, connection);
+    return true;
+  }
+  /// Deliver() to every live connection.
+  template <typename Event>
+  void DeliverToAll(Event&& event) {
+    connections_.ForEach([&](std::uint64_t token, Connection& connection) {
+      event(connection);
+      ForgetIfClosed(token, &connection);
+    });
+  }
   void Watch(int fd, std::uint64_t tag, std::uint32_t events);
 
   static constexpr std::uint64_t kSignalTag = UINT64_MAX;

@@ -17,37 +17,40 @@ void Worker::ReapReads() {
   Bump(counters_.aio_completed, completions_.size());
   for (const AioCompletion& done : completions_) {
     auto block = static_cast<std::uint32_t>(done.read - reads_.get());
-    std::uint64_t token = done.read->token();
-    Connection* connection = connections_.Find(token);
-    if (connection == nullptr) {
+    if (!Deliver(done.read->token(), [&](Connection& c) {
+          c.OnReadDone(block, done.result, ctx_);
+        })) {
       pool_.Release(block);  // the client left while the read was in flight
-      continue;
     }
-    connection->OnReadDone(block, done.result, ctx_);
-    ForgetIfClosed(token, connection);
   }
 }
 
 void Worker::TakeHelperResults() {
   helpers_.TakeCompleted(&finished_jobs_);
   for (HelperJob& job : finished_jobs_) {
-    Connection* connection = connections_.Find(job.token);
-    if (job.kind == HelperJob::Kind::kRead) {
-      Bump(counters_.helper_reads);
-      if (connection == nullptr) {
-        pool_.Release(job.block);
-        continue;
-      }
-      connection->OnReadDone(job.block, job.result, ctx_);
-    } else if (job.kind == HelperJob::Kind::kLoadBlockMap) {
-      Bump(counters_.block_maps);
-      if (connection == nullptr) continue;
-      connection->OnBlockMapLoaded(std::move(job.extents), ctx_);
-    } else {
-      if (connection == nullptr) continue;  // the opened fd closes with the job
-      connection->OnOpenDone(std::move(job.opened), ctx_);
+    switch (job.kind) {
+      case HelperJob::Kind::kRead:
+        Bump(counters_.helper_reads);
+        if (!Deliver(job.token, [&](Connection& c) {
+              c.OnReadDone(job.block, job.result, ctx_);
+            })) {
+          pool_.Release(job.block);  // the client left meanwhile
+        }
+        break;
+      case HelperJob::Kind::kLoadBlockMap:
+        Bump(counters_.block_maps);
+        Deliver(job.token, [&](Connection& c) {
+          c.OnBlockMapLoaded(std::move(job.extents), ctx_);
+        });
+        break;
+      case HelperJob::Kind::kOpen:
+        // A connection that is gone leaves the opened fd to close with the
+        // job.
+        Deliver(job.token, [&](Connection& c) {
+          c.OnOpenDone(std::move(job.opened), ctx_);
+        });
+        break;
     }
-    ForgetIfClosed(job.token, connection);
   }
   finished_jobs_.clear();
 }
@@ -70,10 +73,7 @@ void Worker::ServeWaiters() {
   while (!waiting_.empty() && pool_.free_count() > 0 && aio_.Capacity() > 0) {
     std::uint64_t token = waiting_.front();
     waiting_.pop_front();
-    Connection* connection = connections_.Find(token);
-    if (connection == nullptr) continue;
-    connection->OnBlockAvailable(ctx_);
-    ForgetIfClosed(token, connection);
+    Deliver(token, [&](Connection& c) { c.OnBlockAvailable(ctx_); });
   }
 }
 
@@ -82,10 +82,7 @@ void Worker::ResumeTurns() {
   // iteration, after the events that arrive meanwhile.
   resume_taken_.swap(resume_);
   for (std::uint64_t token : resume_taken_) {
-    Connection* connection = connections_.Find(token);
-    if (connection == nullptr) continue;
-    connection->ResumeTurn(ctx_);
-    ForgetIfClosed(token, connection);
+    Deliver(token, [&](Connection& c) { c.ResumeTurn(ctx_); });
   }
   resume_taken_.clear();
 }
