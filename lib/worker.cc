@@ -100,19 +100,32 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                                           config.file_cache, config.block_size,
                                           config.file_cache_validity.count(),
                                           DescriptorLimit() / 8)),
-      ctx_{config,   root_,        mime_,    pool_,    aio_,    reads_.get(),
-           helpers_, cache_.get(), counters, waiting_, resume_, false,
-           {}},
+      ctx_{.config = config,
+           .root = root_,
+           .mime = mime_,
+           .pool = pool_,
+           .aio = aio_,
+           .reads = reads_.get(),
+           .helpers = helpers_,
+           .cache = cache_.get(),
+           .counters = counters,
+           .waiting = waiting_,
+           .resume = resume_,
+           .reclaim_wanted = false,
+           .limits = {.max_request_line = config.max_request_line,
+                      .max_header_bytes = config.max_header_bytes,
+                      .max_headers = config.max_headers},
+           .access_log = LogRing::AccessLogEnabled(),
+           .access_log_format = ParseAccessLogFormat(config.access_log_format),
+           .max_request_bytes = queue_.max_request_bytes,
+           .nowait_reads = true,
+           .now_ms = 0,
+           .now_sec = 0,
+           .stopping = false},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
       master_channel_(std::move(master_channel)),
       by_fd_(DescriptorLimit(), 0) {
-  ctx_.max_request_bytes = queue_.max_request_bytes;
-  ctx_.access_log = LogRing::AccessLogEnabled();
-  ctx_.access_log_format = ParseAccessLogFormat(config.access_log_format);
-  ctx_.limits.max_request_line = config.max_request_line;
-  ctx_.limits.max_header_bytes = config.max_header_bytes;
-  ctx_.limits.max_headers = config.max_headers;
   Watch(signals_.fd(), kSignalTag, EPOLLIN);
   Watch(aio_.event_fd(), kAioTag, EPOLLIN);
   if (master_channel_) Watch(master_channel_.get(), kChannelTag, EPOLLIN);
