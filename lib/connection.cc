@@ -1,8 +1,6 @@
 #include "connection.h"
 
-#include <linux/sockios.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +43,8 @@ int StatusForOpenError(int error) {
 void Connection::Start(UniqueFd socket, std::uint64_t token,
                        std::string_view client, ServingContext& ctx) {
   socket_ = std::move(socket);
+  socket_stream_.Attach(socket_.get());
+  stream_ = &socket_stream_;
   token_ = token;
   std::size_t length = std::min(client.size(), sizeof client_ - 1);
   std::memcpy(client_, client.data(), length);
@@ -138,7 +138,7 @@ void Connection::ReadRequests(ServingContext& ctx) {
     }
     if (!maybe_readable_) return;  // the next POLL_IN signal resumes
     std::size_t room = input_capacity_ - input_length_;
-    ssize_t n = recv(socket_.get(), input_.get() + input_length_, room, 0);
+    ssize_t n = stream_->Receive(input_.get() + input_length_, room);
     if (n > 0) {
       if (input_length_ == 0) {
         deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
@@ -149,8 +149,8 @@ void Connection::ReadRequests(ServingContext& ctx) {
       }
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
+    if (n == -EINTR) continue;
+    if (n == -EAGAIN) {
       maybe_readable_ = false;
       signals_cover_input_ = true;
       return;  // the next POLL_IN signal resumes
@@ -314,17 +314,16 @@ void Connection::StartLingering(ServingContext& ctx) {
   // then drain what the client still sends, for a short while.
   state_ = State::kLingering;
   deadline_ms_ = ctx.now_ms + kLingerMillis;
-  shutdown(socket_.get(), SHUT_WR);
+  stream_->ShutdownWrite();
   OnLingerReadable(ctx);
 }
 
 void Connection::OnLingerReadable(ServingContext& ctx) {
   char sink[4096];
   for (;;) {
-    ssize_t n = recv(socket_.get(), sink, sizeof sink, 0);
-    if (n > 0) continue;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
+    ssize_t n = stream_->Receive(sink, sizeof sink);
+    if (n > 0 || n == -EINTR) continue;
+    if (n == -EAGAIN) return;
     Close(ctx);
     return;
   }
@@ -431,9 +430,7 @@ void Connection::OnTick(ServingContext& ctx) {
 // Bytes of this response the client's TCP has acknowledged: those sent
 // less those still in our socket's send queue.
 std::uint64_t Connection::BytesTaken() const {
-  int unsent = 0;
-  if (ioctl(socket_.get(), SIOCOUTQ, &unsent) < 0) unsent = 0;
-  auto queued = static_cast<std::uint64_t>(unsent);
+  std::uint64_t queued = stream_->Unacknowledged();
   return response_sent_ > queued ? response_sent_ - queued : 0;
 }
 
@@ -442,8 +439,7 @@ std::uint64_t Connection::BytesTaken() const {
 // holding that memory after the slot is free. A reset drops it (nginx's
 // reset_timedout_connection).
 void Connection::CloseWithReset(ServingContext& ctx) {
-  linger abort{1, 0};
-  setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  stream_->ResetOnClose();
   Close(ctx);
 }
 

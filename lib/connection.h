@@ -20,6 +20,7 @@
 #include "access_log.h"
 #include "aio_context.h"
 #include "buffer_pool.h"
+#include "byte_stream.h"
 #include "config.h"
 #include "counters.h"
 #include "document_root.h"
@@ -72,6 +73,10 @@ inline FileInfo InfoOf(const FileStatus& status) {
 
 class Connection {
  public:
+  Connection() = default;
+  Connection(const Connection&) = delete;  // stream_ points into it
+  Connection& operator=(const Connection&) = delete;
+
   enum class State {
     kReadingRequest,  ///< waiting for (the rest of) a request head
     kResolving,       ///< a helper is opening the file
@@ -204,6 +209,10 @@ class Connection {
   void GrowInput(std::size_t limit);
 
   UniqueFd socket_;
+  /// Every receive and send goes through stream_: the plain socket today
+  /// (socket_stream_ on socket_), TLS tomorrow.
+  SocketStream socket_stream_;
+  ByteStream* stream_ = &socket_stream_;
   std::uint64_t token_ = 0;
   State state_ = State::kClosed;
   std::int64_t deadline_ms_ = 0;

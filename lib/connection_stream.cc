@@ -2,8 +2,6 @@
 // the file's from the read-ahead window (connection_reads.cc fills it) or
 // from a cached copy, at most a turn's budget at a time; see connection.h.
 
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,21 +140,17 @@ void Connection::OnWritable(ServingContext& ctx) {
     int count = GatherIovecs(ctx.pool, iov, &sendfile_next);
     ssize_t n = 0;
     if (count > 0) {
-      msghdr message{};
-      message.msg_iov = iov;
-      message.msg_iovlen = TrimIovecs(iov, count, turn_left);
       // MSG_MORE holds a head back for the file bytes sendfile() adds, so
       // that a small response still leaves in one segment.
-      n = sendmsg(socket_.get(), &message,
-                  MSG_NOSIGNAL | (sendfile_next ? MSG_MORE : 0));
+      n = stream_->Send(iov, TrimIovecs(iov, count, turn_left), sendfile_next);
     } else if (sendfile_next) {
       n = SendfileCached(turn_left);
     } else {
       break;
     }
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
+      if (n == -EINTR) continue;
+      if (n == -EAGAIN) {
         want_write_ = true;  // the next POLL_OUT signal resumes
         // The kernel holds a socket buffer's worth for this client already;
         // others are waiting for blocks: let them have ours meanwhile.
@@ -182,8 +176,8 @@ void Connection::OnWritable(ServingContext& ctx) {
 ssize_t Connection::SendfileCached(std::uint64_t limit) {
   const Piece& piece = layout_.pieces[piece_index_];
   off_t offset = static_cast<off_t>(piece.offset + piece_done_);
-  return sendfile(socket_.get(), cached_body_->fd(), &offset,
-                  std::min(limit, piece.length - piece_done_));
+  return stream_->SendFile(cached_body_->fd(), &offset,
+                           std::min(limit, piece.length - piece_done_));
 }
 
 void Connection::Consume(std::uint64_t bytes, ServingContext& ctx) {
