@@ -369,7 +369,7 @@ void Connection::Close(ServingContext& ctx) {
   // file_ closes now.
   for (std::size_t i = 0; i < window_count_; ++i) {
     const Slot& slot = SlotAt(i);
-    if (slot.got >= 0 || ctx.aio.Unqueue(&ctx.reads[slot.block])) {
+    if (slot.got >= 0 || ctx.aio.Unqueue(&ctx.reads.Of(slot.block))) {
       ctx.pool.Release(slot.block);
     }
   }

@@ -19,6 +19,7 @@
 
 #include "access_log.h"
 #include "aio_context.h"
+#include "block_reads.h"
 #include "buffer_pool.h"
 #include "byte_stream.h"
 #include "config.h"
@@ -42,7 +43,7 @@ struct ServingContext {
   const MimeTypes& mime;
   BufferPool& pool;
   AioContext& aio;
-  AioRead* reads;  ///< one per pool block: the read that fills that block
+  BlockReads& reads;  ///< the read that fills each pool block
   HelperPool& helpers;
   FileCache* cache;  ///< nullptr when --file-cache is 0
   WorkerCounters& counters;

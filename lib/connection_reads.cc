@@ -104,10 +104,10 @@ void Connection::IssueRead(std::uint64_t length, ServingContext& ctx) {
 }
 
 void Connection::SubmitRead(const Slot& slot, ServingContext& ctx) {
-  ctx.reads[slot.block].Prepare(file_.get(), ctx.pool.Data(slot.block),
-                                slot.length, slot.offset, token_,
-                                ctx.nowait_reads);
-  ctx.aio.Queue(&ctx.reads[slot.block]);
+  ctx.reads.Of(slot.block)
+      .Prepare(file_.get(), ctx.pool.Data(slot.block), slot.length, slot.offset,
+               token_, ctx.nowait_reads);
+  ctx.aio.Queue(&ctx.reads.Of(slot.block));
   Bump(ctx.counters.aio_reads);
 }
 
@@ -135,7 +135,7 @@ void Connection::OnReadDone(std::uint32_t block, long result,
     SubmitToHelper(slot, ctx);
     return;
   }
-  if (result == -EOPNOTSUPP && ctx.reads[block].nowait()) {
+  if (result == -EOPNOTSUPP && ctx.reads.Of(block).nowait()) {
     // The file system cannot do RWF_NOWAIT (overlayfs, for one): stop
     // asking, and read this again without.
     if (ctx.nowait_reads) {

@@ -12,6 +12,7 @@
 
 #include "aio_context.h"
 #include "block_queue.h"
+#include "block_reads.h"
 #include "buffer_pool.h"
 #include "config.h"
 #include "connection.h"
@@ -102,7 +103,7 @@ class Worker {
   BlockQueue queue_;  ///< of the device the root is on
   const MimeTypes& mime_;
   BufferPool pool_;
-  std::unique_ptr<AioRead[]> reads_;
+  BlockReads reads_;
   AioContext aio_;
   SignalFd signals_;
   UniqueFd epoll_;

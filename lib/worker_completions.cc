@@ -16,7 +16,7 @@ void Worker::ReapReads() {
   aio_.Reap(&completions_);
   Bump(counters_.aio_completed, completions_.size());
   for (const AioCompletion& done : completions_) {
-    auto block = static_cast<std::uint32_t>(done.read - reads_.get());
+    std::uint32_t block = reads_.BlockOf(done.read);
     if (!Deliver(done.read->token(), [&](Connection& c) {
           c.OnReadDone(block, done.result, ctx_);
         })) {
