@@ -63,13 +63,15 @@ void Master::ReopenAccessLog() {
   if (!AccessLogIsFile(config_.access_log)) return;
   // The workers may have dropped the rights to open it: the master opens
   // it and hands it over.
-  int fd = OpenAccessLogFile(config_.access_log);
+  int fd = OpenAccessLogFile(config_.access_log, ServingUid(credentials_));
   if (fd < 0) {
-    Log(LogLevel::kError, "reopening the access log %s: %s",
-        config_.access_log.c_str(), std::strerror(-fd));
+    Log(LogLevel::kError,
+        "reopening --access-log '%s': %s; writing on to the open file",
+        config_.access_log.c_str(), AccessLogError(fd).c_str());
     return;
   }
-  UniqueFd file(fd);
+  access_log_.Reset(fd);
+  const UniqueFd& file = access_log_;
   for (unsigned i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid <= 0) continue;
     if (int error = SendFd(slots_[i].channel.get(), file.get())) {
@@ -91,6 +93,7 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
+  access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
   tzset();  // the zone file is read now, not by a worker's localtime_r
   {
@@ -267,15 +270,18 @@ void CheckConfig(const Config& config) {
     throw ConfigError("--root: '" + config.root +
                       "': " + error.code().message());
   }
-  ResolveCredentials(config);
-  if (AccessLogIsFile(config.access_log)) {
-    int fd = OpenAccessLogFile(config.access_log);
-    if (fd < 0) {
-      throw ConfigError("--access-log: '" + config.access_log +
-                        "': " + std::strerror(-fd));
-    }
-    UniqueFd opened(fd);  // it can be opened: that is all we wanted
+  // It can be opened: that is all we wanted.
+  OpenAccessLog(config, ResolveCredentials(config));
+}
+
+UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials) {
+  if (!AccessLogIsFile(config.access_log)) return {};
+  int fd = OpenAccessLogFile(config.access_log, ServingUid(credentials));
+  if (fd < 0) {
+    throw ConfigError("--access-log: '" + config.access_log +
+                      "': " + AccessLogError(fd));
   }
+  return UniqueFd(fd);
 }
 
 int RunMaster(const Config& config, int argc, const char* const* argv) {

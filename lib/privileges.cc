@@ -11,6 +11,10 @@
 
 namespace ferry {
 
+uid_t ServingUid(const Credentials& credentials) {
+  return credentials.change ? credentials.uid : geteuid();
+}
+
 Credentials ResolveCredentials(const Config& config) {
   Credentials credentials;
   if (geteuid() != 0 || config.user == "root") return credentials;

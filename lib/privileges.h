@@ -15,6 +15,9 @@ struct Credentials {
   gid_t gid = 0;
 };
 
+/// The uid the workers serve as: --user's, or ours when nothing changes.
+uid_t ServingUid(const Credentials& credentials);
+
 /// Looks up --user and --group (at start-up: NSS may read files). Throws
 /// ConfigError naming the flag when one does not exist.
 Credentials ResolveCredentials(const Config& config);

@@ -1,0 +1,131 @@
+"""Operations hardening: what root opens for the workers (the access log),
+one daemon per address, signals nobody should be able to kill a worker
+with, the metrics endpoint under load."""
+
+import contextlib
+import os
+import signal
+import subprocess
+
+import pytest
+
+from harness import HELLO, ferryd_path, make_default_tree, wait_until
+
+ORIGINAL = b"root's file, not a log\n"
+
+
+@pytest.fixture(autouse=True)
+def require_root():
+    if os.geteuid() != 0:
+        pytest.fail("these tests are about what root does; CI runs as root")
+
+
+def served(ferry, path: str) -> bool:
+    """One GET of `path` answered with hello.txt (a connection refused or
+    reset while a worker is replaced is a no)."""
+    with contextlib.suppress(OSError):
+        return ferry.get(path, timeout=2).body == HELLO
+    return False
+
+
+def start_and_fail(tmp_path, *args, timeout=10):
+    """Runs ferryd expecting a start-up failure; one that serves is killed
+    and reported."""
+    root = make_default_tree(tmp_path / "tree")
+    try:
+        return subprocess.run([ferryd_path(), "--root", str(root), "--workers",
+                               "1", *args], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"ferryd {' '.join(args)} started instead of refusing")
+
+
+def log_dir(tmp_path):
+    """A log directory the serving user (nobody) may write, as LogsDirectory=
+    makes it for _ferry, and a file of root's outside it."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    os.chown(logs, 65534, 65534)
+    target = tmp_path / "outside" / "passwd-like"
+    target.parent.mkdir()
+    target.write_bytes(ORIGINAL)
+    return logs, target
+
+
+@pytest.mark.parametrize("plant,reason", [
+    ("symlink", "symbolic link"),
+    ("dangling-symlink", "symbolic link"),
+    ("hardlink", "hard link"),
+    ("foreign-owner", "owned by"),
+])
+def test_access_log_trap_is_refused_at_start(tmp_path, plant, reason):
+    """The access log path is a symlink (to a file of root's, or to a file
+    root would create), a hard link to root's file, or a file of another
+    user: ferryd exits 64 with one line naming --access-log, and the target
+    is neither created nor written."""
+    logs, target = log_dir(tmp_path)
+    log = logs / "access.log"
+    created = tmp_path / "outside" / "created-by-root"
+    if plant == "symlink":
+        os.symlink(target, log)
+    elif plant == "dangling-symlink":
+        os.symlink(created, log)
+    elif plant == "hardlink":
+        os.link(target, log)
+    else:
+        log.write_bytes(b"")
+        os.chown(log, 12345, 12345)
+    result = start_and_fail(tmp_path, "--listen", "127.0.0.1:0",
+                            "--access-log", str(log))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 64, result.stderr
+    assert len(lines) == 1 and "--access-log" in lines[0], lines
+    assert reason in lines[0], lines
+    assert target.read_bytes() == ORIGINAL
+    assert not created.exists()
+
+
+def swap_for_symlink(log, target):
+    rotated = log.with_name(log.name + ".1")
+    os.rename(log, rotated)
+    os.symlink(target, log)
+    return rotated
+
+
+def test_sigusr1_does_not_follow_a_planted_symlink(launch, tmp_path):
+    """The log is swapped for a symlink to root's file, then SIGUSR1: the
+    master refuses it in one error line and the workers write on to the
+    file they had; the target is untouched."""
+    logs, target = log_dir(tmp_path)
+    log = logs / "access.log"
+    ferry = launch(args=["--access-log", str(log)])
+    ferry.get("/hello.txt?before")
+    wait_until(lambda: b"before" in log.read_bytes(), 10, message="first record")
+    rotated = swap_for_symlink(log, target)
+    os.kill(ferry.pid, signal.SIGUSR1)
+    wait_until(lambda: "reopen" in ferry.stderr_text(), 10,
+               message="the reopen to be tried")
+    assert ferry.get("/hello.txt?after").body == HELLO
+    wait_until(lambda: b"after" in rotated.read_bytes() + target.read_bytes(),
+               10, message="the record after the reopen")
+    assert target.read_bytes() == ORIGINAL
+    assert "symbolic link" in ferry.stderr_text()
+
+
+def test_a_refork_does_not_follow_a_planted_symlink(launch, tmp_path):
+    """The worker user's attack: swap the log for a symlink, then kill its
+    own worker. The re-forked worker must not open the path as root."""
+    logs, target = log_dir(tmp_path)
+    log = logs / "access.log"
+    ferry = launch(args=["--access-log", str(log)])
+    (old,) = wait_until(lambda: ferry.worker_pids() or None, 5, message="a worker")
+    swap_for_symlink(log, target)
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: [p for p in ferry.worker_pids() if p != old], 10,
+               message="a replacement worker")
+    wait_until(lambda: served(ferry, "/hello.txt?after-refork"), 10,
+               interval=0.1, message="the new worker to serve")
+    rotated = log.with_name("access.log.1")
+    wait_until(lambda: b"after-refork" in rotated.read_bytes() + target.read_bytes(),
+               10, message="the record after the re-fork")
+    assert target.read_bytes() == ORIGINAL
