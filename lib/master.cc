@@ -51,7 +51,7 @@ void Master::OpenListeners() {
     Log(LogLevel::kNotice, "listening on %s", name.c_str());
   }
   if (!config_.metrics_listen.text.empty()) {
-    metrics_listener_.OpenOwn({config_.metrics_listen}, 1);
+    metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
                      workers_);
     Log(LogLevel::kNotice, "metrics on %s",

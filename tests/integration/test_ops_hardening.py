@@ -5,11 +5,13 @@ with, the metrics endpoint under load."""
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 
 import pytest
 
-from harness import HELLO, ferryd_path, make_default_tree, wait_until
+from harness import (HELLO, Reader, build_request, ferryd_path,
+                     make_default_tree, read_response, wait_until)
 
 ORIGINAL = b"root's file, not a log\n"
 
@@ -129,3 +131,37 @@ def test_a_refork_does_not_follow_a_planted_symlink(launch, tmp_path):
     wait_until(lambda: b"after-refork" in rotated.read_bytes() + target.read_bytes(),
                10, message="the record after the re-fork")
     assert target.read_bytes() == ORIGINAL
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_daemon_on_the_same_port_refuses_to_start(launch, tmp_path,
+                                                           workers):
+    """SO_REUSEPORT would let a second ferryd on our address take part of
+    our clients: it must exit at once with one line naming the address,
+    while the first serves on."""
+    first = launch(workers=workers)
+    address = f"127.0.0.1:{first.port}"
+    result = start_and_fail(tmp_path, "--listen", address)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode not in (0, None), result.stderr
+    assert lines == [f"ferryd: --listen {address}: address already in use"], lines
+    for _ in range(10):
+        assert first.get("/hello.txt").body == HELLO
+
+
+def test_a_second_daemon_on_the_same_unix_socket_refuses_to_start(launch,
+                                                                  tmp_path):
+    """A unix socket file a live daemon accepts on is not a stale one to
+    remove: the second daemon refuses and the first keeps its socket."""
+    path = tmp_path / "ferry.sock"
+    first = launch(args=["--listen", f"unix:{path}"])
+    result = start_and_fail(tmp_path, "--listen", f"unix:{path}")
+    assert result.returncode not in (0, None), result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"ferryd: --listen unix:{path}: address already in use"]
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(10)
+        client.connect(str(path))
+        client.sendall(build_request("/hello.txt"))
+        assert read_response(Reader(client)).body == HELLO
+    assert first.alive()
