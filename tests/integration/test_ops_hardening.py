@@ -25,7 +25,7 @@ def require_root():
 def served(ferry, path: str) -> bool:
     """One GET of `path` answered with hello.txt (a connection refused or
     reset while a worker is replaced is a no)."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, EOFError):
         return ferry.get(path, timeout=2).body == HELLO
     return False
 
@@ -165,3 +165,22 @@ def test_a_second_daemon_on_the_same_unix_socket_refuses_to_start(launch,
         client.sendall(build_request("/hello.txt"))
         assert read_response(Reader(client)).body == HELLO
     assert first.alive()
+
+
+@pytest.mark.parametrize("offset", [0, 10, "max"])
+def test_an_unused_realtime_signal_kills_neither_worker_nor_master(launch,
+                                                                    offset):
+    """Any process of the serving user may sigqueue() a realtime signal to a
+    worker; those ferry does not use are ignored, not fatal (their default
+    action is to terminate)."""
+    ferry = launch()
+    (worker,) = wait_until(lambda: ferry.worker_pids() or None, 5,
+                           message="a worker")
+    signo = signal.SIGRTMAX if offset == "max" else signal.SIGRTMIN + offset
+    os.kill(worker, signo)
+    os.kill(ferry.pid, signo)
+    # The worker must run to answer, so it has met the signal by then.
+    assert served(ferry, "/hello.txt")
+    assert ferry.worker_pids() == [worker]
+    assert ferry.alive()
+    assert "killed by signal" not in ferry.stderr_text()
