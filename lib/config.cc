@@ -249,6 +249,8 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.mime_types = v.String("mime-types");
   c.user = v.String("user");
   c.group = v.String("group");
+  c.user_given = !vm["user"].defaulted();
+  c.group_given = !vm["group"].defaulted();
   c.access_log = v.String("access-log");
   c.access_log_format = v.String("access-log-format");
   if (c.access_log_format != "common" && c.access_log_format != "combined" &&

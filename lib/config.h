@@ -63,8 +63,13 @@ struct Config {
   std::string mime_types = "/etc/mime.types";
   /// Started as root: the workers switch to these before serving. "root"
   /// keeps root.
-  std::string user = "nobody";
-  std::string group = "nogroup";
+  /// The packaged user (ferryd.sysusers). --user not given and no such
+  /// user (a source install): nobody, with a warning; --group not given
+  /// and no such group: the user's own group.
+  std::string user = "_ferry";
+  std::string group = "_ferry";
+  bool user_given = false;   ///< --user appeared somewhere
+  bool group_given = false;  ///< --group appeared somewhere
   /// "-" (stdout), "syslog", "off", or a file path.
   std::string access_log = "-";
   std::string access_log_format = "combined";  ///< common, combined, json

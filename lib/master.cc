@@ -93,6 +93,12 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
+  if (credentials_.fallback) {
+    Log(LogLevel::kWarning,
+        "--user: the default user '%s' does not exist; serving as %s (create "
+        "it: systemd-sysusers ferryd.conf, or useradd --system %s)",
+        config_.user.c_str(), kFallbackUser, config_.user.c_str());
+  }
   access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
   tzset();  // the zone file is read now, not by a worker's localtime_r
@@ -118,8 +124,11 @@ int Master::Run() {
       static_cast<unsigned long long>(config_.buffer_memory >> 20),
       static_cast<unsigned long long>(config_.file_cache >> 20),
       config_.queue_depth, config_.max_connections, config_.access_log.c_str(),
-      credentials_.change ? ("user " + config_.user).c_str()
-                          : (geteuid() == 0 ? "as root" : "unprivileged"));
+      credentials_.change
+          ? ("user " + (credentials_.fallback ? std::string(kFallbackUser)
+                                              : config_.user))
+                .c_str()
+          : (geteuid() == 0 ? "as root" : "unprivileged"));
   Notify("READY=1\nSTATUS=" + StatusLine());
 
   std::int64_t stop_deadline = 0;
