@@ -93,12 +93,6 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
-  if (credentials_.fallback) {
-    Log(LogLevel::kWarning,
-        "--user: the default user '%s' does not exist; serving as %s (create "
-        "it: systemd-sysusers ferryd.conf, or useradd --system %s)",
-        config_.user.c_str(), kFallbackUser, config_.user.c_str());
-  }
   access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
   tzset();  // the zone file is read now, not by a worker's localtime_r
@@ -112,6 +106,12 @@ int Master::Run() {
     }
   }
   OpenListeners();
+  if (credentials_.fallback) {
+    Log(LogLevel::kWarning,
+        "--user: the default user '%s' does not exist; serving as %s (create "
+        "it: systemd-sysusers ferryd.conf, or useradd --system %s)",
+        config_.user.c_str(), kFallbackUser, config_.user.c_str());
+  }
   signals_.emplace(DaemonSignals());
   for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
   Log(LogLevel::kNotice,
