@@ -7,11 +7,14 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from harness import (HELLO, Reader, build_request, ferryd_path,
-                     make_default_tree, read_response, wait_until)
+from harness import (HELLO, Reader, build_request, children_of, ferryd_path,
+                     free_port, holds_socket, make_default_tree, read_response,
+                     wait_until, write_random)
 
 ORIGINAL = b"root's file, not a log\n"
 
@@ -184,3 +187,144 @@ def test_an_unused_realtime_signal_kills_neither_worker_nor_master(launch,
     assert ferry.worker_pids() == [worker]
     assert ferry.alive()
     assert "killed by signal" not in ferry.stderr_text()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of `pid`, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def expect_idle(pid: int, window: float = 2.0):
+    """`pid` uses under 10% of a core over `window` seconds (a busy loop
+    uses all of it)."""
+    before = cpu_seconds(pid)
+    started = time.monotonic()
+    time.sleep(window)  # the measurement window, not a synchronisation
+    used = cpu_seconds(pid) - before
+    wall = time.monotonic() - started
+    assert used < 0.1 * wall, f"pid {pid} used {used:.2f}s of CPU in {wall:.1f}s"
+
+
+class SocketActivated:
+    """ferryd under systemd-socket-activate (one inherited TCP listener,
+    shared by the workers), with stderr in a file."""
+
+    def __init__(self, tmp_path, wrapper, args):
+        self.port = free_port()
+        self.stderr_path = tmp_path / "activated-stderr.log"
+        root = make_default_tree(tmp_path / "activated")
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [*wrapper, "systemd-socket-activate", "-l",
+                 f"127.0.0.1:{self.port}", ferryd_path(), "--root", str(root),
+                 "--workers", "1", *args],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, start_new_session=True)
+        # It execs ferryd on the first connection, once it listens.
+        wait_until(lambda: "Listening on" in self.stderr_text(), 10,
+                   message="systemd-socket-activate to listen")
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def stderr_text(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            assert self.proc.wait(15) == 0, self.stderr_text()[-2000:]
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.xfail(strict=True, reason="needs the lib/worker.cc change in the "
+                   "ops-hardening report (shared listeners stay in epoll "
+                   "while accept is paused)")
+@pytest.mark.parametrize("kind", ["unix", "systemd"])
+def test_emfile_on_a_shared_listener_does_not_spin(launch, tmp_path, kind):
+    """Under --nofile=64, idle clients of a shared listener (a unix socket,
+    or systemd's socket: both waited on in epoll, level-triggered) use up
+    the worker's descriptors. While accept fails with EMFILE the worker
+    must not spin (< 10% of a core over 2 s), and a client that queued
+    meanwhile is answered once the idle ones leave."""
+    limits = ["prlimit", "--nofile=64:64"]
+    timeouts = ["--header-timeout", "60s", "--idle-timeout", "60s"]
+    if kind == "unix":
+        path = tmp_path / "ferry.sock"
+        ferry = launch(wrapper=limits, args=[*timeouts, "--listen", f"unix:{path}"])
+
+        def connect():
+            client = socket.socket(socket.AF_UNIX)
+            client.settimeout(10)
+            client.connect(str(path))
+            return client
+        stop = None
+    else:
+        ferry = SocketActivated(tmp_path, limits, timeouts)
+        connect, stop = ferry.connect, ferry.stop
+    clients = []
+    try:
+        for _ in range(70):
+            clients.append(connect())
+        wait_until(lambda: "Too many open files" in ferry.stderr_text(), 10,
+                   message="accept to hit EMFILE")
+        queued = connect()
+        clients.append(queued)
+        queued.sendall(build_request("/hello.txt", close=True))
+        master = ferry.proc.pid if kind == "systemd" else ferry.pid
+        (worker,) = children_of(master)
+        expect_idle(worker)
+        for client in clients[:-1]:
+            client.close()
+        assert read_response(Reader(queued)).body == HELLO
+    finally:
+        for client in clients:
+            client.close()
+        if stop:
+            stop()
+
+
+def unix_listener_inode(path) -> int:
+    """The inode of the listening unix socket bound to `path`."""
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and fields[7] == str(path) and fields[5] == "01":
+            return int(fields[6])
+    raise AssertionError(f"no unix socket listens on {path}")
+
+
+@pytest.mark.xfail(strict=True, reason="needs the lib/worker.cc change in the "
+                   "ops-hardening report (a stopping worker leaves shared "
+                   "listeners in its epoll set)")
+def test_a_stopping_worker_does_not_spin_on_a_shared_listener(launch, tmp_path):
+    """A worker finishing a transfer after SIGTERM closed its copy of the
+    shared listener, but the master holds the socket, so epoll still
+    reports a client that connects meanwhile: the worker must not spin on
+    it for the rest of --shutdown-timeout."""
+    root = make_default_tree(tmp_path / "tree")
+    write_random(root / "big.bin", 64 << 20)
+    path = tmp_path / "ferry.sock"
+    ferry = launch(root=root, args=["--listen", f"unix:{path}",
+                                    "--shutdown-timeout", "30s"])
+    slow = socket.socket(socket.AF_UNIX)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(str(path))
+    slow.sendall(build_request("/big.bin"))
+    wait_until(lambda: slow.recv(1, socket.MSG_PEEK), 10, message="the transfer")
+    (worker,) = ferry.worker_pids()
+    listener = unix_listener_inode(path)
+    os.kill(ferry.pid, signal.SIGTERM)
+    wait_until(lambda: not holds_socket([worker], listener), 10,
+               message="the worker to close its copy of the listener")
+    late = socket.socket(socket.AF_UNIX)
+    try:
+        late.connect(str(path))  # queued in the master's socket's backlog
+        expect_idle(worker)
+    finally:
+        late.close()
+        slow.close()
+    ferry.stop(sig=None)
