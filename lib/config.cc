@@ -4,8 +4,10 @@
 #include <boost/program_options.hpp>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
+#include "address_list.h"
 #include "config_file.h"
 
 namespace ferry {
@@ -87,7 +89,9 @@ po::options_description SettingOptions() {
       ("access-log-format", Text("FORMAT", d.access_log_format),
        "common, combined or json")
       ("metrics-listen", Text("ADDR", "off"),
-       "serve Prometheus metrics on HOST:PORT (off: none)");
+       "serve Prometheus metrics on HOST:PORT (off: none)")
+      ("metrics-allow", Text("NETS", d.metrics_allow),
+       "who may scrape: ADDRESS[/BITS],... or any");
   // clang-format on
   return o;
 }
@@ -257,6 +261,13 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
       c.access_log_format != "json") {
     v.Fail("access-log-format", c.access_log_format,
            "is not common, combined or json");
+  }
+  c.metrics_allow = v.String("metrics-allow");
+  try {
+    AddressList::Parse(c.metrics_allow);
+  } catch (const std::invalid_argument&) {
+    v.Fail("metrics-allow", c.metrics_allow,
+           "is not a list of ADDRESS[/BITS] or any");
   }
   const std::string metrics = v.String("metrics-listen");
   if (metrics != "off") {
@@ -438,8 +449,8 @@ std::string DescribeConfig(const Config& c) {
       << "access-log = " << c.access_log << "\n"
       << "access-log-format = " << c.access_log_format << "\n"
       << "metrics-listen = "
-      << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text)
-      << "\n";
+      << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text) << "\n"
+      << "metrics-allow = " << c.metrics_allow << "\n";
   return out.str();
 }
 

@@ -76,6 +76,8 @@ struct Config {
   /// Where the master serves Prometheus metrics; unset (kind kInet, port 0,
   /// empty text) when off.
   ListenAddress metrics_listen;
+  /// Who may scrape: ADDRESS[/BITS],... or "any".
+  std::string metrics_allow = "127.0.0.0/8,::1";
   std::string config_file;  ///< --config, "" when none
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.

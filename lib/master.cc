@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "address_list.h"
 #include "aio_context.h"
 #include "counters.h"
 #include "document_root.h"
@@ -53,7 +54,7 @@ void Master::OpenListeners() {
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
-                     workers_);
+                     workers_, AddressList::Parse(config_.metrics_allow));
     Log(LogLevel::kNotice, "metrics on %s",
         metrics_listener_.Names().front().c_str());
   }

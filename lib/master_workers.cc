@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "address_list.h"
 #include "document_root.h"
 #include "fd_channel.h"
 #include "interval_timer.h"
@@ -158,6 +159,7 @@ void Master::Reload() {
     }
     config_ = std::move(next);
     access_log_ = std::move(access_log);
+    if (metrics_) metrics_->Allow(AddressList::Parse(config_.metrics_allow));
     SetLogLevel(ParseLogLevel(config_.log_level));
     mime_ = MimeTypes();
     mime_.LoadFile(config_.mime_types);
