@@ -262,6 +262,9 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
     v.Fail("access-log-format", c.access_log_format,
            "is not common, combined or json");
   }
+  if (vm.count("test-fail-reads") != 0) {
+    c.test_fail_reads = v.Count("test-fail-reads", 0, 1'000'000);
+  }
   c.metrics_allow = v.String("metrics-allow");
   try {
     AddressList::Parse(c.metrics_allow);
@@ -340,7 +343,8 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
   po::options_description command_line;
   command_line.add(settings).add(CommandOptions());
   po::options_description hidden;
-  hidden.add_options()("argument", po::value<std::vector<std::string>>());
+  hidden.add_options()("argument", po::value<std::vector<std::string>>())(
+      "test-fail-reads", po::value<std::string>());
   command_line.add(hidden);
   po::positional_options_description positional;
   positional.add("argument", -1);

@@ -79,6 +79,10 @@ struct Config {
   /// Who may scrape: ADDRESS[/BITS],... or "any".
   std::string metrics_allow = "127.0.0.0/8,::1";
   std::string config_file;  ///< --config, "" when none
+  /// --test-fail-reads N (hidden, command line only): the first N file
+  /// reads each worker completes fail with EIO. A fault-injection seam for
+  /// tests; 0: none.
+  unsigned test_fail_reads = 0;
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.
   Milliseconds watchdog_interval{0};
