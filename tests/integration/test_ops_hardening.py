@@ -3,6 +3,7 @@ one daemon per address, signals nobody should be able to kill a worker
 with, the metrics endpoint under load."""
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -354,3 +355,43 @@ def test_the_fault_injection_flag_is_not_a_setting(tmp_path):
     help_text = subprocess.run([ferryd_path(), "--help"], capture_output=True,
                                text=True, timeout=10).stdout
     assert "test-fail-reads" not in help_text
+
+
+class OpenWatch:
+    """inotify IN_OPEN on one path: whether anything opened it since (an
+    O_PATH descriptor raises no event)."""
+
+    IN_OPEN = 0x20
+
+    def __init__(self, path):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, ctypes.get_errno()
+        assert libc.inotify_add_watch(self.fd, bytes(path), self.IN_OPEN) >= 0
+
+    def opened(self) -> bool:
+        try:
+            return len(os.read(self.fd, 4096)) > 0
+        except BlockingIOError:
+            return False
+
+    def close(self):
+        os.close(self.fd)
+
+
+@pytest.mark.parametrize("name", ["dev-null", "fifo"])
+def test_a_device_or_fifo_in_the_tree_is_refused_unopened(ferry, name):
+    """A device's open() has effects of its own (a watchdog arms, a tape
+    rewinds) and a FIFO's wakes its writers: the worker learns the type
+    from an O_PATH descriptor and answers 403 without opening either. The
+    event would be queued before the answer was sent, so reading the watch
+    after the answer cannot miss it."""
+    node = ferry.root / name
+    assert node.exists(), node
+    watch = OpenWatch(node)
+    try:
+        assert ferry.get(f"/{name}").status == 403
+        assert not watch.opened()
+        assert ferry.get("/hello.txt").body == HELLO
+    finally:
+        watch.close()
