@@ -4,8 +4,10 @@
 #include <boost/program_options.hpp>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
+#include "address_list.h"
 #include "config_file.h"
 
 namespace ferry {
@@ -91,7 +93,9 @@ po::options_description SettingOptions() {
       ("access-log-format", Text("FORMAT", d.access_log_format),
        "common, combined or json")
       ("metrics-listen", Text("ADDR", "off"),
-       "serve Prometheus metrics on HOST:PORT (off: none)");
+       "serve Prometheus metrics on HOST:PORT (off: none)")
+      ("metrics-allow", Text("NETS", d.metrics_allow),
+       "who may scrape: ADDRESS[/BITS],... or any");
   // clang-format on
   return o;
 }
@@ -256,12 +260,24 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.mime_types = v.String("mime-types");
   c.user = v.String("user");
   c.group = v.String("group");
+  c.user_given = !vm["user"].defaulted();
+  c.group_given = !vm["group"].defaulted();
   c.access_log = v.String("access-log");
   c.access_log_format = v.String("access-log-format");
   if (c.access_log_format != "common" && c.access_log_format != "combined" &&
       c.access_log_format != "json") {
     v.Fail("access-log-format", c.access_log_format,
            "is not common, combined or json");
+  }
+  if (vm.count("test-fail-reads") != 0) {
+    c.test_fail_reads = v.Count("test-fail-reads", 0, 1'000'000);
+  }
+  c.metrics_allow = v.String("metrics-allow");
+  try {
+    AddressList::Parse(c.metrics_allow);
+  } catch (const std::invalid_argument&) {
+    v.Fail("metrics-allow", c.metrics_allow,
+           "is not a list of ADDRESS[/BITS] or any");
   }
   const std::string metrics = v.String("metrics-listen");
   if (metrics != "off") {
@@ -334,7 +350,8 @@ Invocation ParseCommandLine(int argc, const char* const* argv) {
   po::options_description command_line;
   command_line.add(settings).add(CommandOptions());
   po::options_description hidden;
-  hidden.add_options()("argument", po::value<std::vector<std::string>>());
+  hidden.add_options()("argument", po::value<std::vector<std::string>>())(
+      "test-fail-reads", po::value<std::string>());
   command_line.add(hidden);
   po::positional_options_description positional;
   positional.add("argument", -1);
@@ -445,8 +462,8 @@ std::string DescribeConfig(const Config& c) {
       << "access-log = " << c.access_log << "\n"
       << "access-log-format = " << c.access_log_format << "\n"
       << "metrics-listen = "
-      << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text)
-      << "\n";
+      << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text) << "\n"
+      << "metrics-allow = " << c.metrics_allow << "\n";
   return out.str();
 }
 

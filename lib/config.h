@@ -70,15 +70,26 @@ struct Config {
   std::string mime_types = "/etc/mime.types";
   /// Started as root: the workers switch to these before serving. "root"
   /// keeps root.
-  std::string user = "nobody";
-  std::string group = "nogroup";
+  /// The packaged user (ferryd.sysusers). --user not given and no such
+  /// user (a source install): nobody, with a warning; --group not given
+  /// and no such group: the user's own group.
+  std::string user = "_ferry";
+  std::string group = "_ferry";
+  bool user_given = false;   ///< --user appeared somewhere
+  bool group_given = false;  ///< --group appeared somewhere
   /// "-" (stdout), "syslog", "off", or a file path.
   std::string access_log = "-";
   std::string access_log_format = "combined";  ///< common, combined, json
   /// Where the master serves Prometheus metrics; unset (kind kInet, port 0,
   /// empty text) when off.
   ListenAddress metrics_listen;
+  /// Who may scrape: ADDRESS[/BITS],... or "any".
+  std::string metrics_allow = "127.0.0.0/8,::1";
   std::string config_file;  ///< --config, "" when none
+  /// --test-fail-reads N (hidden, command line only): the first N file
+  /// reads each worker completes fail with EIO. A fault-injection seam for
+  /// tests; 0: none.
+  unsigned test_fail_reads = 0;
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.
   Milliseconds watchdog_interval{0};

@@ -31,6 +31,19 @@ int OpenBeneath(int root, const char* path, std::uint64_t flags,
   }
 }
 
+/// Fills `opened` from `fd` (a descriptor, or a negative errno) and its
+/// statx; the descriptor it held before is closed.
+void TakeOpened(int fd, OpenedFile* opened) {
+  opened->fd.Reset();
+  if (fd < 0) {
+    opened->error = -fd;
+    return;
+  }
+  opened->fd.Reset(fd);
+  opened->error = StatOpenFile(fd, &opened->status);
+  if (opened->error != 0) opened->fd.Reset();
+}
+
 }  // namespace
 
 DocumentRoot::DocumentRoot(const std::string& path) : path_(path) {
@@ -41,26 +54,29 @@ DocumentRoot::DocumentRoot(const std::string& path) : path_(path) {
 OpenedFile DocumentRoot::Open(const std::string& relative,
                               bool cached_only) const {
   const char* path = relative.empty() ? "." : relative.c_str();
-  // O_NONBLOCK keeps a FIFO from hanging the open.
-  constexpr std::uint64_t kFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  // The type first, through an O_PATH descriptor, which opens nothing: a
+  // device's open() has effects of its own (a watchdog arms, a tape
+  // rewinds), and a FIFO's wakes its writers. Only regular files and
+  // directories are opened for reading. (A node swapped in between the two
+  // lookups would be opened, and then refused by the type check on the
+  // real descriptor; only root can make device nodes.)
   OpenedFile opened;
+  TakeOpened(OpenBeneath(fd_.get(), path, O_PATH | O_CLOEXEC, cached_only),
+             &opened);
+  if (opened.error != 0 || opened.status.type == FileStatus::Type::kOther) {
+    return opened;
+  }
+  // O_NONBLOCK keeps a FIFO swapped in meanwhile from hanging the open.
+  constexpr std::uint64_t kFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
   int fd = OpenBeneath(fd_.get(), path, kFlags | O_DIRECT, cached_only);
   // GOTCHA: O_DIRECT on something that cannot do it (a directory, a FIFO,
   // tmpfs before 6.6) fails the open with EINVAL (do_dentry_open() checks
-  // FMODE_CAN_ODIRECT since 5.19): open it again without.
+  // FMODE_CAN_ODIRECT since 5.19, after the driver's open()): open it again
+  // without.
   bool direct = fd >= 0;
   if (fd == -EINVAL) fd = OpenBeneath(fd_.get(), path, kFlags, cached_only);
-  if (fd < 0) {
-    opened.error = -fd;
-    return opened;
-  }
-  opened.fd.Reset(fd);
-  opened.error = StatOpenFile(fd, &opened.status);
-  if (opened.error != 0) {
-    opened.fd.Reset();
-    return opened;
-  }
-  if (!direct) opened.status.direct_align = 0;
+  TakeOpened(fd, &opened);
+  if (opened.error == 0 && !direct) opened.status.direct_align = 0;
   return opened;
 }
 

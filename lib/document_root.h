@@ -44,6 +44,8 @@ class DocumentRoot {
 
   /// Opens `relative` (no leading '/'; "" is the root itself) for reading,
   /// O_DIRECT when the file system allows it, and fills in its status.
+  /// Anything but a regular file or a directory (a device, a FIFO) is never
+  /// opened: it comes back as kOther with an O_PATH descriptor.
   /// With `cached_only` the lookup uses RESOLVE_CACHED and never waits for
   /// the disk (EAGAIN instead): the loop's way. Without it, the lookup may
   /// block: helpers only.

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <system_error>
 
 #include "system_error.h"
 
@@ -60,8 +62,20 @@ SocketAddress ToSocketAddress(const ListenAddress& address) {
   return out;
 }
 
-UniqueFd BindAndListen(const SocketAddress& address, const std::string& text,
-                       bool reuse_port) {
+std::uint16_t BoundPort(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  CheckCall(getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length),
+            "getsockname");
+  if (storage.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
+/// A socket bound to `address`, not yet listening.
+UniqueFd Bound(const SocketAddress& address, const std::string& text,
+               bool reuse_port) {
   UniqueFd fd(static_cast<int>(CheckCall(
       socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
       "socket", text)));
@@ -83,19 +97,51 @@ UniqueFd BindAndListen(const SocketAddress& address, const std::string& text,
   CheckCall(bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage),
                  address.length),
             "bind", text);
+  return fd;
+}
+
+UniqueFd BindAndListen(const SocketAddress& address, const std::string& text,
+                       bool reuse_port) {
+  UniqueFd fd = Bound(address, text, reuse_port);
   CheckCall(listen(fd.get(), kBacklog), "listen", text);
   return fd;
 }
 
-std::uint16_t BoundPort(int fd) {
-  sockaddr_storage storage{};
-  socklen_t length = sizeof storage;
-  CheckCall(getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length),
-            "getsockname");
-  if (storage.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+[[noreturn]] void ThrowInUse(const char* flag, const std::string& text) {
+  throw std::runtime_error(std::string(flag) + " " + text +
+                           ": address already in use");
+}
+
+/// Claims a TCP address for this daemon: binds it once without
+/// SO_REUSEPORT, which Linux refuses (EADDRINUSE) while any socket holds
+/// it, SO_REUSEPORT or not, so a second daemon cannot quietly share our
+/// port. Returns the port, the one the kernel picked for port 0.
+std::uint16_t ClaimPort(const SocketAddress& address, const char* flag,
+                        const std::string& text) {
+  try {
+    UniqueFd probe = Bound(address, text, /*reuse_port=*/false);
+    return BoundPort(probe.get());  // closed: our SO_REUSEPORT sockets follow
+  } catch (const std::system_error& error) {
+    if (error.code().value() == EADDRINUSE) ThrowInUse(flag, text);
+    throw;
   }
-  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
+/// A unix socket file left by an earlier run would fail the bind and is
+/// removed; one that a live process still accepts on is in use.
+void RemoveStaleSocketFile(const SocketAddress& address, const char* flag,
+                           const std::string& text, const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+  UniqueFd client(static_cast<int>(
+      CheckCall(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+                "socket", text)));
+  if (connect(client.get(), reinterpret_cast<const sockaddr*>(&address.storage),
+              address.length) == 0 ||
+      errno == EAGAIN) {
+    ThrowInUse(flag, text);
+  }
+  unlink(path.c_str());
 }
 
 std::string DisplayName(const ListenAddress& address, std::uint16_t port) {
@@ -108,15 +154,11 @@ std::string DisplayName(const ListenAddress& address, std::uint16_t port) {
 }  // namespace
 
 void ListenerSet::OpenOwn(const std::vector<ListenAddress>& addresses,
-                          unsigned workers) {
+                          unsigned workers, const char* flag) {
   for (const ListenAddress& address : addresses) {
     SocketAddress socket_address = ToSocketAddress(address);
     if (address.kind == ListenAddress::Kind::kUnix) {
-      // A socket file left by an earlier run would fail the bind.
-      struct stat st {};
-      if (lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-        unlink(address.path.c_str());
-      }
+      RemoveStaleSocketFile(socket_address, flag, address.text, address.path);
       Listener listener;
       listener.fd = BindAndListen(socket_address, address.text, false);
       listener.name = DisplayName(address, 0);
@@ -124,18 +166,18 @@ void ListenerSet::OpenOwn(const std::vector<ListenAddress>& addresses,
       listeners_.push_back(std::move(listener));
       continue;
     }
+    // Port 0: the probe picked the port; every worker's socket shares it.
+    std::uint16_t port = ClaimPort(socket_address, flag, address.text);
+    auto* in = reinterpret_cast<sockaddr_in*>(&socket_address.storage);
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&socket_address.storage);
+    if (socket_address.family == AF_INET6) {
+      in6->sin6_port = htons(port);
+    } else {
+      in->sin_port = htons(port);
+    }
     for (unsigned worker = 0; worker < workers; ++worker) {
       Listener listener;
       listener.fd = BindAndListen(socket_address, address.text, true);
-      std::uint16_t port = BoundPort(listener.fd.get());
-      // Port 0: the first socket picked the port; the others share it.
-      auto* in = reinterpret_cast<sockaddr_in*>(&socket_address.storage);
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&socket_address.storage);
-      if (socket_address.family == AF_INET6) {
-        in6->sin6_port = htons(port);
-      } else {
-        in->sin_port = htons(port);
-      }
       listener.name = DisplayName(address, port);
       listener.worker = worker;
       listeners_.push_back(std::move(listener));

@@ -27,8 +27,12 @@ class ListenerSet {
  public:
   /// Binds and listens on `addresses`: for TCP, `workers` SO_REUSEPORT
   /// sockets per address (port 0 resolves to one ephemeral port that all
-  /// share). Throws std::system_error naming the address.
-  void OpenOwn(const std::vector<ListenAddress>& addresses, unsigned workers);
+  /// share). An address another socket holds (another ferryd, even with
+  /// SO_REUSEPORT; a live unix socket) throws std::runtime_error
+  /// "FLAG ADDRESS: address already in use", `flag` being the option that
+  /// named it; other failures std::system_error naming the address.
+  void OpenOwn(const std::vector<ListenAddress>& addresses, unsigned workers,
+               const char* flag = "--listen");
 
   /// Takes the sockets systemd passed (sd_listen_fds), if any. Returns how
   /// many.

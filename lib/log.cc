@@ -142,10 +142,10 @@ class AccessSink {
 
   void OpenFile() {
     if (kind_ != Kind::kFile) return;
-    int fd = OpenAccessLogFile(path_);
+    int fd = OpenAccessLogFile(path_, geteuid());
     if (fd < 0) {
-      Log(LogLevel::kError, "opening the access log %s: %s", path_.c_str(),
-          std::strerror(-fd));
+      Log(LogLevel::kError, "--access-log: '%s': %s", path_.c_str(),
+          AccessLogError(fd).c_str());
       return;
     }
     fd_.Reset(fd);
@@ -296,11 +296,35 @@ void Log(LogLevel level, const char* format, ...) {
   }
 }
 
-int OpenAccessLogFile(const std::string& path) {
-  int fd = open(
-      path.c_str(),
-      O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
-  return fd >= 0 ? fd : -errno;
+int OpenAccessLogFile(const std::string& path, uid_t serving_uid) {
+  // GOTCHA: root appending through a symlink or a hard link that the log
+  // directory's owner planted writes any file (CVE-2016-1247).
+  UniqueFd fd(open(path.c_str(),
+                   O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                       O_CLOEXEC | O_NOCTTY,
+                   0640));
+  if (!fd) return -errno;
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return -errno;
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) return -EINVAL;
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1) return -EMLINK;
+  if (st.st_uid != geteuid() && st.st_uid != serving_uid) return -EPERM;
+  return fd.Release();
+}
+
+std::string AccessLogError(int error) {
+  switch (error) {
+    case -ELOOP:
+      return "is a symbolic link (refused)";
+    case -EINVAL:
+      return "is not a regular file or a FIFO (refused)";
+    case -EMLINK:
+      return "has another hard link (refused)";
+    case -EPERM:
+      return "is owned by neither ferryd's user nor --user (refused)";
+    default:
+      return std::strerror(-error);
+  }
 }
 
 bool LogRing::AccessLogEnabled() {

@@ -3,6 +3,8 @@
 // ring that a thread of their own ("ferry-log") writes to stderr. When the
 // ring is full, records are dropped and counted, never waited for.
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,8 +69,16 @@ inline bool AccessLogIsFile(const std::string& where) {
   return where != "off" && where != "-" && where != "syslog";
 }
 
-/// Opens an access log file the way the log thread does (append, create,
-/// non-blocking). Returns the descriptor or -errno.
-int OpenAccessLogFile(const std::string& path);
+/// Opens an access log file for appending (created 0640 when missing),
+/// safely as root in a directory another user can write: the last
+/// component must not be a symlink (O_NOFOLLOW), and the open file must be
+/// a regular file with no other hard link, or a FIFO (O_NONBLOCK: a FIFO
+/// cannot hang the open), owned by the caller or by `serving_uid` (the
+/// workers' --user). Returns the descriptor or a negative errno:
+/// AccessLogError() words it.
+int OpenAccessLogFile(const std::string& path, uid_t serving_uid);
+
+/// Why OpenAccessLogFile() failed with `error` (negative), for a message.
+std::string AccessLogError(int error);
 
 }  // namespace ferry

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "address_list.h"
 #include "aio_context.h"
 #include "counters.h"
 #include "document_root.h"
@@ -52,9 +53,9 @@ void Master::OpenListeners() {
     Log(LogLevel::kNotice, "listening on %s", name.c_str());
   }
   if (!config_.metrics_listen.text.empty()) {
-    metrics_listener_.OpenOwn({config_.metrics_listen}, 1);
+    metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
-                     workers_);
+                     workers_, AddressList::Parse(config_.metrics_allow));
     Log(LogLevel::kNotice, "metrics on %s",
         metrics_listener_.Names().front().c_str());
   }
@@ -64,13 +65,15 @@ void Master::ReopenAccessLog() {
   if (!AccessLogIsFile(config_.access_log)) return;
   // The workers may have dropped the rights to open it: the master opens
   // it and hands it over.
-  int fd = OpenAccessLogFile(config_.access_log);
+  int fd = OpenAccessLogFile(config_.access_log, ServingUid(credentials_));
   if (fd < 0) {
-    Log(LogLevel::kError, "reopening the access log %s: %s",
-        config_.access_log.c_str(), std::strerror(-fd));
+    Log(LogLevel::kError,
+        "reopening --access-log '%s': %s; writing on to the open file",
+        config_.access_log.c_str(), AccessLogError(fd).c_str());
     return;
   }
-  UniqueFd file(fd);
+  access_log_.Reset(fd);
+  const UniqueFd& file = access_log_;
   for (unsigned i = 0; i < slots_.size(); ++i) {
     if (slots_[i].pid <= 0) continue;
     if (int error = SendFd(slots_[i].channel.get(), file.get())) {
@@ -93,6 +96,7 @@ int Master::Run() {
   BlockDaemonSignals();
   CheckConfig(config_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
+  access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
   tzset();  // the zone file is read now, not by a worker's localtime_r
   {
@@ -105,6 +109,12 @@ int Master::Run() {
     }
   }
   OpenListeners();
+  if (credentials_.fallback) {
+    Log(LogLevel::kWarning,
+        "--user: the default user '%s' does not exist; serving as %s (create "
+        "it: systemd-sysusers ferryd.conf, or useradd --system %s)",
+        config_.user.c_str(), kFallbackUser, config_.user.c_str());
+  }
   signals_.emplace(DaemonSignals());
   for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
   Log(LogLevel::kNotice,
@@ -117,8 +127,11 @@ int Master::Run() {
       static_cast<unsigned long long>(config_.buffer_memory >> 20),
       static_cast<unsigned long long>(config_.file_cache >> 20),
       config_.queue_depth, config_.max_connections, config_.access_log.c_str(),
-      credentials_.change ? ("user " + config_.user).c_str()
-                          : (geteuid() == 0 ? "as root" : "unprivileged"));
+      credentials_.change
+          ? ("user " + (credentials_.fallback ? std::string(kFallbackUser)
+                                              : config_.user))
+                .c_str()
+          : (geteuid() == 0 ? "as root" : "unprivileged"));
   Notify("READY=1\nSTATUS=" + StatusLine());
 
   std::int64_t stop_deadline = 0;
@@ -269,15 +282,18 @@ void CheckConfig(const Config& config) {
     throw ConfigError("--root: '" + config.root +
                       "': " + error.code().message());
   }
-  ResolveCredentials(config);
-  if (AccessLogIsFile(config.access_log)) {
-    int fd = OpenAccessLogFile(config.access_log);
-    if (fd < 0) {
-      throw ConfigError("--access-log: '" + config.access_log +
-                        "': " + std::strerror(-fd));
-    }
-    UniqueFd opened(fd);  // it can be opened: that is all we wanted
+  // It can be opened: that is all we wanted.
+  OpenAccessLog(config, ResolveCredentials(config));
+}
+
+UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials) {
+  if (!AccessLogIsFile(config.access_log)) return {};
+  int fd = OpenAccessLogFile(config.access_log, ServingUid(credentials));
+  if (fd < 0) {
+    throw ConfigError("--access-log: '" + config.access_log +
+                      "': " + AccessLogError(fd));
   }
+  return UniqueFd(fd);
 }
 
 int RunMaster(const Config& config, int argc, const char* const* argv) {

@@ -26,6 +26,11 @@ namespace ferry {
 /// One worker per CPU unless --workers says otherwise.
 unsigned WorkerCount(const Config& config);
 
+/// Opens --access-log when it names a file (OpenAccessLogFile's checks, the
+/// workers being `credentials`); an empty UniqueFd otherwise. Throws
+/// ConfigError naming the flag and the reason.
+UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials);
+
 /// The master's state: worker processes by index, in two generations so
 /// that a reload's new workers write other counters than the old ones that
 /// are still finishing (every counter keeps a single writer).
@@ -76,6 +81,10 @@ class Master {
   std::vector<Slot> slots_;
   std::optional<SignalFd> signals_;
   Credentials credentials_;
+  /// The access log file, opened by the master (never by a worker, never
+  /// again on a re-fork): workers inherit it; SIGUSR1 replaces it only
+  /// when the reopened file passes OpenAccessLogFile()'s checks.
+  UniqueFd access_log_;
   /// Loaded here, before the workers exist, so that no worker loop reads
   /// /etc/mime.types; they inherit it.
   MimeTypes mime_;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "address_list.h"
 #include "document_root.h"
 #include "fd_channel.h"
 #include "interval_timer.h"
@@ -73,12 +74,9 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
   int status = 0;
   try {
     DocumentRoot root(config_.root);
-    UniqueFd access_file;
-    if (AccessLogIsFile(config_.access_log)) {
-      int fd = OpenAccessLogFile(config_.access_log);
-      if (fd < 0) ThrowSystemError(-fd, "open", config_.access_log);
-      access_file.Reset(fd);
-    }
+    // The master's descriptor: a worker re-forked after someone swapped
+    // the log file for a symlink must not open it again as root.
+    UniqueFd access_file = std::move(access_log_);
     DropPrivileges(credentials_);  // before any thread exists
     // A worker outlives no master: if the master dies, SIGTERM stops it.
     // (Set after the credentials change, which clears it.)
@@ -152,6 +150,7 @@ void Master::Reload() {
     }
     next.watchdog_interval = config_.watchdog_interval;
     CheckConfig(next);
+    UniqueFd access_log = OpenAccessLog(next, credentials_);
     unsigned old_base = generation_ * workers_;
     for (unsigned i = 0; i < workers_; ++i) {
       if (slots_[(1 - generation_) * workers_ + i].pid > 0) {
@@ -159,6 +158,8 @@ void Master::Reload() {
       }
     }
     config_ = std::move(next);
+    access_log_ = std::move(access_log);
+    if (metrics_) metrics_->Allow(AddressList::Parse(config_.metrics_allow));
     SetLogLevel(ParseLogLevel(config_.log_level));
     mime_ = MimeTypes();
     mime_.LoadFile(config_.mime_types);

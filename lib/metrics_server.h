@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "address_list.h"
 #include "counters.h"
 #include "unique_fd.h"
 
@@ -21,17 +23,27 @@ class MetricsServer {
   /// A scraper has this long from its accept to send its request and read
   /// the answer; then it is closed.
   static constexpr std::int64_t kClientMillis = 2000;
-  /// Scrapers served at once; further ones wait in the listen backlog.
+  /// Scrapers held at once. One more closes the one idle longest, those
+  /// that have not sent a whole request first: slow clients cannot keep a
+  /// scraper out.
   static constexpr std::size_t kMaxClients = 16;
   /// A request head longer than this is answered 431 and closed.
   static constexpr std::size_t kMaxRequest = 8192;
 
   /// `listener`: a non-blocking listening socket, owned by the caller.
-  MetricsServer(int listener, const CountersPage& page, unsigned workers)
-      : listener_(listener), page_(page), workers_(workers) {}
+  /// Clients from outside `allowed` get a 403 and are closed at once.
+  MetricsServer(int listener, const CountersPage& page, unsigned workers,
+                AddressList allowed)
+      : listener_(listener),
+        page_(page),
+        workers_(workers),
+        allowed_(std::move(allowed)) {}
 
-  /// Appends what to poll: the listener (while there is room for another
-  /// client), then each client for input or output.
+  /// Replaces the allow-list (a reload).
+  void Allow(AddressList allowed) { allowed_ = std::move(allowed); }
+
+  /// Appends what to poll: the listener, then each client for input or
+  /// output.
   void AddPollFds(std::vector<pollfd>* fds) const;
 
   /// Acts on what poll() said of the descriptors AddPollFds added (`fds`,
@@ -48,21 +60,27 @@ class MetricsServer {
   struct Client {
     UniqueFd socket;
     std::int64_t deadline_ms = 0;
-    std::string input;   ///< the request head so far
-    std::string output;  ///< the answer, once the head is complete
+    std::int64_t active_ms = 0;  ///< accepted, or last moved a byte
+    std::string input;           ///< the request head so far
+    std::string output;          ///< the answer, once the head is complete
     std::size_t sent = 0;
   };
 
   void Accept(std::int64_t now_ms);
+  /// Answers a client outside the allow-list 403; the caller closes it.
+  void Refuse(Client& client, std::int64_t now_ms);
+  /// Closes the client idle longest, preferring one without a request.
+  void EvictIdlest();
   /// Reads what the client sent; false when it is to be closed.
-  bool Receive(Client& client);
+  bool Receive(Client& client, std::int64_t now_ms);
   /// Sends what the socket takes; false when done or failed.
-  bool Send(Client& client);
+  bool Send(Client& client, std::int64_t now_ms);
   std::string Answer(const std::string& request) const;
 
   int listener_;
   const CountersPage& page_;
   unsigned workers_;
+  AddressList allowed_;
   std::vector<Client> clients_;
 };
 

@@ -11,20 +11,30 @@
 
 namespace ferry {
 
+uid_t ServingUid(const Credentials& credentials) {
+  return credentials.change ? credentials.uid : geteuid();
+}
+
 Credentials ResolveCredentials(const Config& config) {
   Credentials credentials;
   if (geteuid() != 0 || config.user == "root") return credentials;
   const passwd* user = getpwnam(config.user.c_str());
+  if (user == nullptr && !config.user_given) {
+    user = getpwnam(kFallbackUser);
+    credentials.fallback = true;
+  }
   if (user == nullptr) {
     throw ConfigError("--user: '" + config.user + "' is not a user");
   }
-  const group* group = getgrnam(config.group.c_str());
-  if (group == nullptr) {
-    throw ConfigError("--group: '" + config.group + "' is not a group");
-  }
   credentials.change = true;
   credentials.uid = user->pw_uid;
-  credentials.gid = group->gr_gid;
+  credentials.gid = user->pw_gid;
+  const group* group = getgrnam(config.group.c_str());
+  if (group != nullptr) {
+    credentials.gid = group->gr_gid;
+  } else if (config.group_given) {
+    throw ConfigError("--group: '" + config.group + "' is not a group");
+  }
   return credentials;
 }
 

@@ -11,12 +11,22 @@ namespace ferry {
 /// Whom the workers serve as.
 struct Credentials {
   bool change = false;  ///< false: not started as root, or --user root
+  /// The default user does not exist: serving as kFallbackUser instead.
+  bool fallback = false;
   uid_t uid = 0;
   gid_t gid = 0;
 };
 
+/// The uid the workers serve as: --user's, or ours when nothing changes.
+uid_t ServingUid(const Credentials& credentials);
+
+/// Whom the workers serve as when the default --user does not exist.
+inline constexpr const char* kFallbackUser = "nobody";
+
 /// Looks up --user and --group (at start-up: NSS may read files). Throws
-/// ConfigError naming the flag when one does not exist.
+/// ConfigError naming the flag when one that was given does not exist. The
+/// default user missing (a source install) means kFallbackUser (`fallback`
+/// set: the caller warns); the default group missing, the user's own group.
 Credentials ResolveCredentials(const Config& config);
 
 /// setgroups (none left), setgid, setuid, in that order, and checks that

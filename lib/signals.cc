@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 #include "system_error.h"
 
@@ -32,6 +33,14 @@ void BlockDaemonSignals() {
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   CheckCall(sigaction(SIGPIPE, &ignore, nullptr), "sigaction", "SIGPIPE");
+  // A realtime signal's default action is to terminate, and any process of
+  // our user may sigqueue() one. Ignored, the kernel discards it at once
+  // (blocked, it would sit in our RLIMIT_SIGPENDING queue forever).
+  for (int signo = SIGRTMIN; signo <= SIGRTMAX; ++signo) {
+    if (sigismember(&set, signo) == 1) continue;
+    CheckCall(sigaction(signo, &ignore, nullptr), "sigaction",
+              "SIGRTMIN+" + std::to_string(signo - SIGRTMIN));
+  }
 }
 
 pid_t CurrentThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }

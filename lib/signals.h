@@ -29,7 +29,9 @@ inline constexpr int kOverflowSignal = SIGIO;
 sigset_t DaemonSignals();
 
 /// Blocks DaemonSignals() in the calling thread (threads created later
-/// inherit the mask) and ignores SIGPIPE. Call before any thread exists.
+/// inherit the mask) and ignores SIGPIPE and every realtime signal ferry
+/// does not use (so that nobody can kill a worker with sigqueue()). Call
+/// before any thread exists.
 void BlockDaemonSignals();
 
 /// The calling thread's id (gettid).

@@ -1,34 +1,58 @@
 """The shipped debian/ferry.logrotate against a running ferryd: its paths,
 owner and systemctl call are pointed at the test's (nothing else changes),
 logrotate rotates, and the next requests land in the new file while the
-rotated one keeps the old lines."""
+rotated one keeps the old lines. The log directory belongs to the serving
+user, as LogsDirectory= makes it: logrotate must rotate as that user
+(`su`), never as root in a directory another user can write."""
 
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness import wait_until
 
-SHIPPED = Path(__file__).resolve().parents[2] / "debian" / "ferry.logrotate"
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "debian" / "ferry.logrotate"
+UNIT = REPO / "systemd" / "ferryd.service"
 
 
-def test_logrotate_rotates_and_ferryd_reopens(launch, tmp_path):
+def test_logrotate_rotates_as_the_owner_of_the_log_directory():
+    """su and create name the user and group the unit runs as, which own
+    the LogsDirectory=."""
+    config = SHIPPED.read_text()
+    unit = UNIT.read_text()
+    user = re.search(r"^User=(\S+)$", unit, re.M).group(1)
+    group = re.search(r"^Group=(\S+)$", unit, re.M).group(1)
+    assert re.search(r"^LogsDirectory=ferry$", unit, re.M), unit
+    assert re.search(rf"^\s*su {user} {group}$", config, re.M), config
+    assert re.search(rf"^\s*create 0640 {user} {group}$", config, re.M), config
+
+
+def test_logrotate_rotates_and_ferryd_reopens(launch, tmp_path, request):
     if shutil.which("logrotate") is None:
         pytest.fail("logrotate is not installed (the README's first command installs it)")
     if os.geteuid() != 0:
         pytest.skip("logrotate's create directive needs root here")
-    logs = tmp_path / "log"
-    logs.mkdir()
+    # Under /tmp: the serving user must reach it (pytest's directory is 0700).
+    logs = Path(tempfile.mkdtemp(prefix="ferry-logrotate-"))
+    request.addfinalizer(lambda: shutil.rmtree(logs, ignore_errors=True))
+    # Writable by the serving user and its group: without `su`, logrotate
+    # 3.21 refuses to rotate here ("parent directory has insecure
+    # permissions").
+    os.chown(logs, 65534, 65534)
+    os.chmod(logs, 0o770)
     log = logs / "access.log"
     ferry = launch(args=["--access-log", str(log)])
     config = SHIPPED.read_text()
     assert "/var/log/ferry/*.log" in config and "--signal=USR1" in config
     config = config.replace("/var/log/ferry/*.log", f"{logs}/*.log")
-    config = config.replace("_ferry _ferry", "root root")
+    assert "su _ferry _ferry" in config, config
+    config = config.replace("_ferry _ferry", "nobody nogroup")
     config = re.sub(r"systemctl kill .*ferryd\.service", f"kill -USR1 {ferry.pid}",
                     config)
     conf = tmp_path / "ferry.logrotate"

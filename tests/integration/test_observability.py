@@ -297,19 +297,47 @@ def test_slow_metrics_scrapers_never_hold_the_master(launch):
     ferry.stop()
 
 
-def test_metrics_scrapers_past_the_limit_wait_in_the_backlog(launch):
+def test_slow_scrapers_past_the_limit_do_not_starve_a_scraper(launch):
+    """16 clients that connect and send nothing hold every place: a 17th
+    closes the one idle longest and is answered at once, not after their
+    two seconds; a scraper reading its answer slowly goes after the ones
+    without a request."""
     port = free_port()
     launch(args=["--metrics-listen", f"127.0.0.1:{port}"])
     scrape(port)  # listening
-    started = time.monotonic()
-    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    stalled = []
     try:
-        # The 17th is accepted when the first 16 time out, then answered.
-        assert "ferry_requests_total" in scrape(port)
-        assert time.monotonic() - started >= 1.5
+        # Accepted in the order they connect: the first is the idlest.
+        for _ in range(16):
+            stalled.append(socket.create_connection(("127.0.0.1", port)))
+        started = time.monotonic()
+        assert "ferry_requests_total" in scrape(port, timeout=1.5)
+        assert time.monotonic() - started < 1.0
+        # The oldest silent one was closed to make room; the newest was not.
+        stalled[0].settimeout(5)
+        assert stalled[0].recv(1) == b""
+        stalled[-1].setblocking(False)
+        with pytest.raises(BlockingIOError):
+            stalled[-1].recv(1)
     finally:
         for s in stalled:
             s.close()
+
+
+def test_metrics_refuse_clients_outside_the_allow_list(launch):
+    """--metrics-allow names who may scrape: anyone else gets 403 and is
+    closed; the default is the local host only, any allows all."""
+    port = free_port()
+    ferry = launch(args=["--metrics-listen", f"127.0.0.1:{port}",
+                         "--metrics-allow", "192.0.2.0/24,::1"])
+    answer = raw_exchange(port, b"GET /metrics HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 403 "), answer[:200]
+    assert b"ferry_requests_total" not in answer
+    ferry.stop()
+    port = free_port()
+    launch(args=["--metrics-listen", f"127.0.0.1:{port}",
+                 "--metrics-allow", "10.0.0.0/8,127.0.0.1/32"])
+    assert "ferry_requests_total" in scrape(port)
 
 
 def test_metrics_answer_bad_scrapes_precisely(launch):

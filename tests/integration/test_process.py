@@ -91,6 +91,8 @@ def run_ferryd(*args, timeout=5):
     (["--idle-timeout", "soon"], "--idle-timeout"),
     (["--listen", "127.0.0.1:99999"], "--listen"),
     (["--max-ranges", "-1"], "--max-ranges"),
+    (["--metrics-allow", "localhost"], "--metrics-allow"),
+    (["--metrics-allow", "10.0.0.0/33"], "--metrics-allow"),
 ])
 def test_bad_option_exit_64(tmp_path, args, flag):
     """A bad option: exit 64 and one stderr line naming the flag."""

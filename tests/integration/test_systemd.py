@@ -221,3 +221,30 @@ def test_sighup_reload_applies_config_and_keeps_transfers(tmp_path, tree):
         assert daemon.proc.poll() is None
     finally:
         assert daemon.stop() == 0
+
+
+def unit_setting(unit: str, name: str) -> tuple[str, str]:
+    """The value of `name=` in `unit` and the comment line just above it."""
+    lines = unit.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(name + "="):
+            return line.split("=", 1)[1], lines[i - 1]
+    raise AssertionError(f"ferryd.service sets no {name}=")
+
+
+def test_unit_caps_tasks_and_memory_above_what_the_defaults_use():
+    """TasksMax= and MemoryMax= are set, each explained, and here (one
+    worker per CPU, default flags, two generations during a reload) leave
+    the daemon room: 8 tasks and ~220 MiB per CPU."""
+    unit = (Path(__file__).resolve().parents[2] / "systemd" /
+            "ferryd.service").read_text()
+    tasks, comment = unit_setting(unit, "TasksMax")
+    assert comment.startswith("#"), comment
+    cpus = os.cpu_count()
+    assert int(tasks) >= 8 * cpus + 1, tasks
+    memory, comment = unit_setting(unit, "MemoryMax")
+    assert comment.startswith("#"), comment
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    m = re.fullmatch(r"(\d+)%", memory)
+    cap = ram * int(m.group(1)) // 100 if m else int(memory)
+    assert cap >= cpus * 2 * (64 + 32 + 16) << 20, (memory, cpus, ram)

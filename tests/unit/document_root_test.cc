@@ -1,10 +1,13 @@
 #include "document_root.h"
 
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 #include "test_files.h"
@@ -29,6 +32,51 @@ TEST(DocumentRoot, OpensARegularFileWithItsStatus) {
   } else {
     EXPECT_EQ(opened.status.direct_align, 0u);
   }
+}
+
+/// True when something opened `path` since the watch began (IN_OPEN; an
+/// O_PATH descriptor raises none).
+class OpenWatch {
+ public:
+  explicit OpenWatch(const std::string& path)
+      : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    EXPECT_GE(inotify_add_watch(fd_.get(), path.c_str(), IN_OPEN), 0);
+  }
+  bool Opened() const {
+    alignas(inotify_event) char buffer[4096];
+    return read(fd_.get(), buffer, sizeof buffer) > 0;
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+TEST(DocumentRoot, AFifoIsNotOpenedToLearnItsType) {
+  TempDir dir;
+  std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  DocumentRoot root(dir.path());
+  OpenWatch watch(fifo);
+  OpenedFile opened = root.Open("fifo", /*cached_only=*/false);
+  EXPECT_EQ(opened.error, 0);
+  EXPECT_EQ(opened.status.type, FileStatus::Type::kOther);
+  EXPECT_FALSE(watch.Opened()) << "opening a FIFO wakes its writers";
+}
+
+TEST(DocumentRoot, ADeviceIsNotOpenedToLearnItsType) {
+  if (geteuid() != 0) GTEST_SKIP() << "mknod needs root";
+  TempDir dir;
+  std::string device = dir.path() + "/null";
+  ASSERT_EQ(mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  DocumentRoot root(dir.path());
+  OpenWatch watch(device);
+  EXPECT_EQ(root.Open("null", false).status.type, FileStatus::Type::kOther);
+  EXPECT_FALSE(watch.Opened()) << "a device's open() has effects";
+  // A regular file is still opened, and the watch would have seen it.
+  dir.Write("plain", "x");
+  OpenWatch plain(dir.path() + "/plain");
+  EXPECT_EQ(root.Open("plain", false).status.type, FileStatus::Type::kRegular);
+  EXPECT_TRUE(plain.Opened());
 }
 
 TEST(DocumentRoot, ADirectoryOpensWithoutDirectIo) {

@@ -81,5 +81,19 @@ TEST_F(SignalsTest, SignalsGoToTheOwningThreadOnly) {
   EXPECT_EQ(signals_->Read(info, 4), 0u);
 }
 
+TEST_F(SignalsTest, AnUnusedRealtimeSignalIsIgnoredNotFatal) {
+  // Still alive after it: the default action would have killed the test.
+  ASSERT_EQ(kill(getpid(), SIGRTMIN + 10), 0);
+  ASSERT_EQ(kill(getpid(), SIGRTMAX), 0);
+  struct sigaction action {};
+  ASSERT_EQ(sigaction(SIGRTMIN + 10, nullptr, &action), 0);
+  EXPECT_EQ(action.sa_handler, SIG_IGN);
+  // The ones ferry uses still arrive through the signalfd.
+  ASSERT_EQ(kill(getpid(), SocketSignal()), 0);
+  signalfd_siginfo info[4];
+  ASSERT_EQ(signals_->Read(info, 4), 1u);
+  EXPECT_EQ(static_cast<int>(info[0].ssi_signo), SocketSignal());
+}
+
 }  // namespace
 }  // namespace ferry

@@ -1,0 +1,90 @@
+#include "address_list.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace ferry {
+namespace {
+
+/// The first `bits` bits of `a` and `b` are equal.
+bool PrefixMatches(const std::uint8_t* a, const std::uint8_t* b,
+                   unsigned bits) {
+  unsigned whole = bits / 8;
+  if (std::memcmp(a, b, whole) != 0) return false;
+  unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
+AddressList AddressList::Parse(const std::string& text) {
+  AddressList list;
+  if (text == "any") {
+    list.any_ = true;
+    return list;
+  }
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t comma = text.find(',', start);
+    std::string entry = text.substr(start, comma - start);
+    std::size_t slash = entry.find('/');
+    std::string host = entry.substr(0, slash);
+    Network network;
+    unsigned max_bits = 32;
+    if (inet_pton(AF_INET, host.c_str(), network.bytes.data()) == 1) {
+      network.family = AF_INET;
+    } else if (inet_pton(AF_INET6, host.c_str(), network.bytes.data()) == 1) {
+      network.family = AF_INET6;
+      max_bits = 128;
+    } else {
+      throw std::invalid_argument(entry);
+    }
+    network.bits = max_bits;
+    if (slash != std::string::npos) {
+      const std::string bits = entry.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 ||
+          bits.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(bits) > max_bits) {
+        throw std::invalid_argument(entry);
+      }
+      network.bits = static_cast<unsigned>(std::stoul(bits));
+    }
+    list.networks_.push_back(network);
+    if (comma == std::string::npos) return list;
+    start = comma + 1;
+  }
+}
+
+bool AddressList::Contains(const sockaddr_storage& address) const {
+  if (any_) return true;
+  int family = address.ss_family;
+  const std::uint8_t* bytes = nullptr;
+  if (family == AF_INET) {
+    bytes = reinterpret_cast<const std::uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr);
+  } else if (family == AF_INET6) {
+    const in6_addr& v6 =
+        reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr;
+    bytes = v6.s6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      family = AF_INET;
+      bytes += 12;
+    }
+  } else {
+    return false;
+  }
+  for (const Network& network : networks_) {
+    if (network.family == family &&
+        PrefixMatches(network.bytes.data(), bytes, network.bits)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace ferry
