@@ -15,6 +15,9 @@ struct Credentials {
   bool fallback = false;
   uid_t uid = 0;
   gid_t gid = 0;
+  /// --mlock: keep CAP_IPC_LOCK, and only it, across the change, so that
+  /// the workers can lock their memory whatever RLIMIT_MEMLOCK says.
+  bool keep_memory_lock = false;
 };
 
 /// The uid the workers serve as: --user's, or ours when nothing changes.
@@ -29,8 +32,9 @@ inline constexpr const char* kFallbackUser = "nobody";
 /// set: the caller warns); the default group missing, the user's own group.
 Credentials ResolveCredentials(const Config& config);
 
-/// setgroups (none left), setgid, setuid, in that order, and checks that
-/// root cannot be regained. Call before any thread exists: the set*id
+/// setgroups (none left), setgid, setuid, in that order (keeping only
+/// CAP_IPC_LOCK when `keep_memory_lock`), and checks that root cannot be
+/// regained. Call before any thread exists: the set*id
 /// wrappers change every thread, but a thread racing them would not be.
 /// Throws std::system_error.
 void DropPrivileges(const Credentials& credentials);

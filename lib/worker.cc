@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -131,21 +130,16 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
   if (master_channel_) Watch(master_channel_.get(), kChannelTag, EPOLLIN);
   for (WorkerListener& listener : listeners_) {
     int fd = listener.fd.get();
-    if (listener.shared) {
-      // Every worker waits on a shared socket; EPOLLEXCLUSIVE wakes one.
-      Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
-    } else {
-      ArmSocketSignals(fd, SocketSignal(), tid_);
-    }
+    if (!listener.shared) ArmSocketSignals(fd, SocketSignal(), tid_);
     by_fd_[fd] = kListenerTag;
   }
+  WatchSharedListeners(true);
   timer_ =
       std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
-  // The fault-injection seam (see ENVIRONMENT in ferryd(8)): the first N
-  // file reads that complete fail with EIO, as a failing disk's would.
-  if (const char* failures = std::getenv("FERRYD_TEST_FAIL_READS")) {
-    aio_.InjectFailures(
-        static_cast<unsigned>(std::strtoul(failures, nullptr, 10)), -EIO);
+  // The fault-injection seam (--test-fail-reads, a hidden flag): the first
+  // N file reads that complete fail with EIO, as a failing disk's would.
+  if (config.test_fail_reads > 0) {
+    aio_.InjectFailures(config.test_fail_reads, -EIO);
   }
   completions_.reserve(config.queue_depth);
 }
@@ -157,6 +151,22 @@ void Worker::Watch(int fd, std::uint64_t tag, std::uint32_t events) {
   event.events = events;
   event.data.u64 = tag;
   CheckCall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event), "epoll_ctl");
+}
+
+void Worker::WatchSharedListeners(bool watch) {
+  for (WorkerListener& listener : listeners_) {
+    int fd = listener.fd.get();
+    if (!listener.shared || fd < 0) continue;
+    if (watch) {
+      // Every worker waits on a shared socket; EPOLLEXCLUSIVE wakes one.
+      Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
+    } else {
+      // GOTCHA: closing our fd would not do: the epoll set keeps a socket
+      // that the master and the other workers still hold open (epoll(7),
+      // "Will closing a file descriptor cause it to be removed...").
+      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    }
+  }
 }
 
 int Worker::Run() {
@@ -307,6 +317,7 @@ void Worker::AcceptAll(int listener) {
         Log(LogLevel::kWarning, "accept: %s; retrying on the next tick",
             std::strerror(errno));
         accept_paused_ = true;
+        WatchSharedListeners(false);
         return;
       }
       Log(LogLevel::kError, "accept: %s", std::strerror(errno));
@@ -373,8 +384,9 @@ void Worker::Rescan() {
 void Worker::OnTick() {
   Bump(counters_.heartbeat);
   Set(counters_.log_dropped, LogRing::Dropped());
-  if (accept_paused_) {
+  if (accept_paused_ && !stopping_) {
     accept_paused_ = false;
+    WatchSharedListeners(true);
     for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
   }
   DeliverToAll([&](Connection& c) { c.OnTick(ctx_); });
@@ -385,6 +397,7 @@ void Worker::BeginShutdown() {
   stopping_ = true;
   ctx_.stopping = true;
   stop_deadline_ms_ = ctx_.now_ms + config_.shutdown_timeout.count();
+  if (!accept_paused_) WatchSharedListeners(false);
   for (WorkerListener& listener : listeners_) {
     by_fd_[listener.fd.get()] = 0;
     listener.fd.Reset();  // our copy; the master still holds the socket

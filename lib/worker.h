@@ -90,6 +90,10 @@ class Worker {
     });
   }
   void Watch(int fd, std::uint64_t tag, std::uint32_t events);
+  /// Adds the shared listeners to the epoll set, or takes them out while
+  /// accept is paused or the worker stops: epoll reports a backlog we do
+  /// not accept from on every epoll_wait (level-triggered), a busy loop.
+  void WatchSharedListeners(bool watch);
 
   static constexpr std::uint64_t kSignalTag = UINT64_MAX;
   static constexpr std::uint64_t kAioTag = UINT64_MAX - 1;

@@ -238,8 +238,7 @@ def test_a_path_cannot_forge_a_log_line(launch, tmp_path):
     root.mkdir()
     name = "a\nferryd[1]: forged.bin"
     write_random(root / name, 64 * 1024, seed=5)
-    ferry = launch(root=root, args=["--file-cache", "0"],
-                   extra_env={"FERRYD_TEST_FAIL_READS": "1"})
+    ferry = launch(root=root, args=["--file-cache", "0", "--test-fail-reads", "1"])
     with ferry.connect() as sock:
         sock.sendall(build_request("/a%0Aferryd%5B1%5D:%20forged.bin",
                                    close=True))

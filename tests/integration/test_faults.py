@@ -1,7 +1,7 @@
 """Faults (issue 5): read errors from the disk (injected at the AIO boundary
-with FERRYD_TEST_FAIL_READS, and, where the machine has device-mapper, a
-real `error` target under ext4), a file renamed over or deleted during a
-transfer, and io_setup failing at start-up.
+with the hidden --test-fail-reads flag, and, where the machine has
+device-mapper, a real `error` target under ext4), a file renamed over or
+deleted during a transfer, and io_setup failing at start-up.
 """
 
 from __future__ import annotations
@@ -79,14 +79,14 @@ def assert_aborted_cleanly(result, data: bytes):
 # EIO injected at the AIO boundary
 
 def test_injected_eio_aborts_only_that_response(launch, tree):
-    """FERRYD_TEST_FAIL_READS=1, --file-cache 0: ten clients fetch 4 MiB at
+    """--test-fail-reads 1, --file-cache 0: ten clients fetch 4 MiB at
     once. Exactly one response is aborted (500, or cut short and closed; the
     bytes it did get are the file's); the other nine are byte-exact; the
     error is logged; `aborted` and `aio_errors` count it; the next requests
     are served."""
     root, files = tree
-    ferry = launch(root=root, args=["--file-cache", "0"],
-                   extra_env={"FERRYD_TEST_FAIL_READS": "1"})
+    ferry = launch(root=root, args=["--file-cache", "0",
+                                    "--test-fail-reads", "1"])
     data = files["/m4.bin"]
     results = fetch_all(ferry, ["/m4.bin"] * 10)
     good = [r for r in results if r[0] == 200 and r[2] and r[1] == data]
@@ -111,7 +111,7 @@ def test_injected_eio_in_cache_fill_is_not_cached(launch, tree):
     100 kB file fails: that response is aborted, and the failed buffer never
     becomes the cached copy (the next requests are byte-exact)."""
     root, files = tree
-    ferry = launch(root=root, extra_env={"FERRYD_TEST_FAIL_READS": "1"})
+    ferry = launch(root=root, args=["--test-fail-reads", "1"])
     data = files["/s100k.bin"]
     first = fetch_all(ferry, ["/s100k.bin"])[0]
     assert_aborted_cleanly(first, data)
@@ -123,12 +123,12 @@ def test_injected_eio_in_cache_fill_is_not_cached(launch, tree):
 
 
 def test_injected_eio_many_clients(launch, tree):
-    """FERRYD_TEST_FAIL_READS=5 with pipelined keep-alive clients: failures
+    """--test-fail-reads 5 with pipelined keep-alive clients: failures
     close only their own connections; every other response is byte-exact and
     the daemon's counters add up (aborted == failed responses)."""
     root, files = tree
-    ferry = launch(root=root, args=["--file-cache", "0", "--read-ahead", "1"],
-                   extra_env={"FERRYD_TEST_FAIL_READS": "5"})
+    ferry = launch(root=root, args=["--file-cache", "0", "--read-ahead", "1",
+                                    "--test-fail-reads", "5"])
     data = files["/m4.bin"]
     results = fetch_all(ferry, ["/m4.bin"] * 20)
     bad = [r for r in results if not (r[0] == 200 and r[2] and r[1] == data)]

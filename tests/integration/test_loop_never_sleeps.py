@@ -208,3 +208,32 @@ def serve_mix(ferry, files: dict[str, bytes], k: int, failures: list[str]):
                 failures.append("directory index or redirect")
     except Exception as exc:  # noqa: BLE001 (reported with the rest)
         failures.append(f"client {k}: {exc!r}")
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def test_mlock_locks_each_workers_memory_and_keeps_only_that_right(launch):
+    """--mlock started as root: each worker, serving as an unprivileged user,
+    has its code locked (VmLck) and keeps CAP_IPC_LOCK and nothing else, so
+    RLIMIT_MEMLOCK (8 MiB here, and not raisable without CAP_SYS_RESOURCE)
+    does not stop it."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root: the test is about dropping root")
+    ferry = launch(workers=2, args=["--mlock"])
+    workers = wait_until(lambda: len(ferry.worker_pids()) == 2 and ferry.worker_pids(),
+                         10, message="two workers")
+    assert ferry.get("/hello.txt").status == 200  # both are serving by now
+    for pid in workers:
+        status = wait_until(lambda: (s := proc_status(pid))["VmLck"] != "0 kB" and s,
+                            10, message=f"worker {pid} locked")
+        assert status["Uid"].split()[0] != "0"
+        assert int(status["VmLck"].split()[0]) > 8 * 1024, status["VmLck"]
+        assert int(status["CapEff"], 16) == 1 << 14, status["CapEff"]  # CAP_IPC_LOCK
+        assert int(status["CapPrm"], 16) == 1 << 14, status["CapPrm"]
+    assert "--mlock: cannot lock" not in ferry.stderr_text()

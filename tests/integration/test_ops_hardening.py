@@ -242,9 +242,6 @@ class SocketActivated:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lib/worker.cc change in the "
-                   "ops-hardening report (shared listeners stay in epoll "
-                   "while accept is paused)")
 @pytest.mark.parametrize("kind", ["unix", "systemd"])
 def test_emfile_on_a_shared_listener_does_not_spin(launch, tmp_path, kind):
     """Under --nofile=64, idle clients of a shared listener (a unix socket,
@@ -298,9 +295,6 @@ def unix_listener_inode(path) -> int:
     raise AssertionError(f"no unix socket listens on {path}")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lib/worker.cc change in the "
-                   "ops-hardening report (a stopping worker leaves shared "
-                   "listeners in its epoll set)")
 def test_a_stopping_worker_does_not_spin_on_a_shared_listener(launch, tmp_path):
     """A worker finishing a transfer after SIGTERM closed its copy of the
     shared listener, but the master holds the socket, so epoll still
@@ -331,9 +325,6 @@ def test_a_stopping_worker_does_not_spin_on_a_shared_listener(launch, tmp_path):
     ferry.stop(sig=None)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lib/worker.cc change in the "
-                   "ops-hardening report (the seam moves from the environment "
-                   "to the hidden --test-fail-reads flag)")
 def test_the_production_binary_reads_no_fault_injection_variable(launch):
     """An environment inherited by accident (a unit's Environment=, a
     wrapper) must not make reads fail: the seam is a command-line flag."""
