@@ -35,7 +35,9 @@ int LockMemory() {
   }
   std::fclose(maps);
   if (error != 0) return -error;
-  if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) return -errno;
+  // Not MCL_FUTURE: it would count every later allocation against
+  // RLIMIT_MEMLOCK and turn the limit into malloc failures under load.
+  if (mlockall(MCL_CURRENT | MCL_ONFAULT) != 0) return -errno;
   return 0;
 }
 
