@@ -23,12 +23,20 @@ from pathlib import Path
 
 import pytest
 
-from harness import (INDEX_HTML, Reader, build_request, ensure_tracefs, free_port,
-                     read_response, thread_names, wait_until, write_random)
+from harness import (INDEX_HTML, Reader, build_request, ensure_tracefs, ferryd_path,
+                     free_port, read_response, thread_names, wait_until,
+                     write_random)
 
 pytestmark = pytest.mark.design_rule
 
 MIB = 1 << 20
+
+
+def sanitized(binary: str) -> bool:
+    """Whether `binary` was built with ASan or TSan: several times slower, so
+    its loop times say nothing about ferry's."""
+    data = Path(binary).read_bytes()
+    return b"AddressSanitizer" in data or b"ThreadSanitizer" in data
 
 
 def drop_caches():
@@ -169,6 +177,9 @@ def test_no_loop_thread_ever_sleeps_uninterruptibly(launch, tmp_path):
         "ones with their kernel stacks:\n" + "\n\n".join(s[:1500] for s in sleeps[:6]))
     p999, total = quantile_bound(before, after, 0.999)
     assert total > 1000, f"only {total} loop iterations during the mix"
+    if sanitized(ferryd_path()):
+        print(f"p99.9 of loop iterations {p999} s under a sanitizer: not judged")
+        return
     assert p999 <= 0.001, (
         f"p99.9 of {total} loop iterations is above 1 ms (bucket {p999} s): "
         f"{before} -> {after}")
