@@ -598,6 +598,13 @@ def ferry(launch) -> Ferry:
     return launch()
 
 
+def sanitized() -> bool:
+    """Whether the ferryd under test was built with ASan or TSan: several
+    times slower, mlock() a no-op, freed memory held in quarantine."""
+    data = Path(ferryd_path()).read_bytes()  # gcc links the runtimes in
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def ensure_tracefs() -> Path:
     """tracefs, mounted here when the machine has not mounted it (a fresh
     Debian 12 has not; CI runs as root). Fails rather than skips."""

@@ -23,20 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import (INDEX_HTML, Reader, build_request, ensure_tracefs, ferryd_path,
-                     free_port, read_response, thread_names, wait_until,
+from harness import (INDEX_HTML, Reader, build_request, ensure_tracefs, free_port,
+                     read_response, sanitized, thread_names, wait_until,
                      write_random)
 
 pytestmark = pytest.mark.design_rule
 
 MIB = 1 << 20
-
-
-def sanitized(binary: str) -> bool:
-    """Whether `binary` was built with ASan or TSan: several times slower, so
-    its loop times say nothing about ferry's."""
-    data = Path(binary).read_bytes()
-    return b"AddressSanitizer" in data or b"ThreadSanitizer" in data
 
 
 def drop_caches():
@@ -172,12 +165,17 @@ def test_no_loop_thread_ever_sleeps_uninterruptibly(launch, tmp_path):
     switches = re.split(r"\n(?=[^\n]*sched_switch:)", trace)
     sleeps = [s for s in switches
               if re.search(r"prev_state=D", s.split("\n", 1)[0])]
+    if sanitized():
+        # ASan and TSan make mlock() a no-op (they will not lock their
+        # shadow memory): --mlock cannot keep the code in, so page faults
+        # are not judged there; every other wait is.
+        sleeps = [s for s in sleeps if "=> asm_exc_page_fault" not in s]
     assert not sleeps, (
         f"loop threads slept uninterruptibly {len(sleeps)} times; the first "
         "ones with their kernel stacks:\n" + "\n\n".join(s[:1500] for s in sleeps[:6]))
     p999, total = quantile_bound(before, after, 0.999)
     assert total > 1000, f"only {total} loop iterations during the mix"
-    if sanitized(ferryd_path()):
+    if sanitized():
         print(f"p99.9 of loop iterations {p999} s under a sanitizer: not judged")
         return
     assert p999 <= 0.001, (
@@ -220,32 +218,3 @@ def serve_mix(ferry, files: dict[str, bytes], k: int, failures: list[str]):
     except Exception as exc:  # noqa: BLE001 (reported with the rest)
         failures.append(f"client {k}: {exc!r}")
 
-
-def proc_status(pid: int) -> dict[str, str]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return fields
-
-
-def test_mlock_locks_each_workers_memory_and_keeps_only_that_right(launch):
-    """--mlock started as root: each worker, serving as an unprivileged user,
-    has its code locked (VmLck) and keeps CAP_IPC_LOCK and nothing else, so
-    RLIMIT_MEMLOCK (8 MiB here, and not raisable without CAP_SYS_RESOURCE)
-    does not stop it."""
-    if os.geteuid() != 0:
-        pytest.fail("needs root: the test is about dropping root")
-    ferry = launch(workers=2, args=["--mlock"])
-    workers = wait_until(lambda: len(ferry.worker_pids()) == 2 and ferry.worker_pids(),
-                         10, message="two workers")
-    assert ferry.get("/hello.txt").status == 200  # both are serving by now
-    for pid in workers:
-        # Its code at least: more than RLIMIT_MEMLOCK's 8 MiB would allow.
-        status = wait_until(
-            lambda: (s := proc_status(pid)) and int(s["VmLck"].split()[0]) > 8 * 1024 and s,
-            10, message=f"worker {pid} to lock more than 8 MiB")
-        assert status["Uid"].split()[0] != "0"
-        assert int(status["CapEff"], 16) == 1 << 14, status["CapEff"]  # CAP_IPC_LOCK
-        assert int(status["CapPrm"], 16) == 1 << 14, status["CapPrm"]
-    assert "--mlock: cannot lock" not in ferry.stderr_text()

@@ -5,10 +5,11 @@ supplementary groups; only --user root keeps root."""
 import grp
 import os
 import pwd
+from pathlib import Path
 
 import pytest
 
-from harness import HELLO
+from harness import HELLO, sanitized, wait_until
 
 
 def credentials(pid: int, tid: int) -> dict[str, list[str]]:
@@ -117,3 +118,35 @@ def test_an_unknown_user_is_one_line_and_exit_64(tmp_path):
     assert result.returncode == 64
     assert result.stderr.strip().splitlines() == [
         "ferryd: --user: 'no-such-user-ferry' is not a user"]
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def test_mlock_locks_each_workers_memory_and_keeps_only_that_right(launch):
+    """--mlock started as root: each worker, serving as an unprivileged user,
+    has its code locked (VmLck) and keeps CAP_IPC_LOCK and nothing else, so
+    RLIMIT_MEMLOCK (8 MiB here, and not raisable without CAP_SYS_RESOURCE)
+    does not stop it."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root: the test is about dropping root")
+    if sanitized():
+        pytest.skip("ASan and TSan make mlock() a no-op")
+    ferry = launch(workers=2, args=["--mlock"])
+    workers = wait_until(lambda: len(ferry.worker_pids()) == 2 and ferry.worker_pids(),
+                         10, message="two workers")
+    assert ferry.get("/hello.txt").status == 200  # both are serving by now
+    for pid in workers:
+        # Its code at least: more than RLIMIT_MEMLOCK's 8 MiB would allow.
+        status = wait_until(
+            lambda: (s := proc_status(pid)) and int(s["VmLck"].split()[0]) > 8 * 1024 and s,
+            10, message=f"worker {pid} to lock more than 8 MiB")
+        assert status["Uid"].split()[0] != "0"
+        assert int(status["CapEff"], 16) == 1 << 14, status["CapEff"]  # CAP_IPC_LOCK
+        assert int(status["CapPrm"], 16) == 1 << 14, status["CapPrm"]
+    assert "--mlock: cannot lock" not in ferry.stderr_text()
