@@ -139,4 +139,7 @@ std::string FormatByteSize(std::uint64_t bytes);
 /// "10s" for 10000 ms, "250ms" for 250 ms: whole seconds when exact.
 std::string FormatDuration(Milliseconds time);
 
+/// Worker processes to run: --workers, or one per online CPU when it is 0.
+unsigned WorkerCount(const Config& config);
+
 }  // namespace ferry

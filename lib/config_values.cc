@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -56,6 +57,12 @@ std::string FormatByteSize(std::uint64_t bytes) {
     }
   }
   return std::to_string(bytes);
+}
+
+unsigned WorkerCount(const Config& config) {
+  if (config.workers != 0) return config.workers;
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1;
 }
 
 std::string FormatDuration(Milliseconds time) {

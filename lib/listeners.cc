@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "service_manager.h"
 #include "system_error.h"
 
 namespace ferry {
@@ -186,31 +186,19 @@ void ListenerSet::OpenOwn(const std::vector<ListenAddress>& addresses,
 }
 
 int ListenerSet::TakeInherited() {
-  char** names = nullptr;
-  int count = sd_listen_fds_with_names(/*unset_environment=*/1, &names);
-  if (count < 0) ThrowSystemError(-count, "sd_listen_fds");
-  for (int i = 0; i < count; ++i) {
-    int fd = SD_LISTEN_FDS_START + i;
-    std::string name = names && names[i] ? names[i] : "fd" + std::to_string(fd);
-    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-      ThrowSystemError(ENOTSOCK, "sd_listen_fds",
-                       "inherited fd " + std::to_string(fd) + " (" + name +
-                           ") is not a listening stream socket");
-    }
-    CheckCall(fcntl(fd, F_SETFD, FD_CLOEXEC), "fcntl", "F_SETFD");
-    int flags = static_cast<int>(CheckCall(fcntl(fd, F_GETFL), "fcntl"));
-    CheckCall(fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl", "F_SETFL");
+  std::vector<InheritedSocket> inherited = TakeInheritedSockets();
+  for (const InheritedSocket& socket : inherited) {
+    CheckCall(fcntl(socket.fd, F_SETFD, FD_CLOEXEC), "fcntl", "F_SETFD");
+    int flags = static_cast<int>(CheckCall(fcntl(socket.fd, F_GETFL), "fcntl"));
+    CheckCall(fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK), "fcntl",
+              "F_SETFL");
     Listener listener;
-    listener.fd.Reset(fd);
-    listener.name = "systemd:" + name;
+    listener.fd.Reset(socket.fd);
+    listener.name = "systemd:" + socket.name;
     listener.shared = true;
     listeners_.push_back(std::move(listener));
   }
-  if (names != nullptr) {
-    for (int i = 0; i < count; ++i) std::free(names[i]);
-    std::free(names);
-  }
-  return count;
+  return static_cast<int>(inherited.size());
 }
 
 std::vector<int> ListenerSet::ForWorker(unsigned index) const {

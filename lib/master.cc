@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,10 +20,10 @@
 #include "interval_timer.h"
 #include "listeners.h"
 #include "log.h"
-#include "master_process.h"
 #include "memory_lock.h"
 #include "mime_types.h"
 #include "privileges.h"
+#include "service_manager.h"
 #include "signals.h"
 #include "system_error.h"
 
@@ -87,9 +86,8 @@ void Master::ReopenAccessLog() {
 
 int Master::Run() {
   SetLogLevel(ParseLogLevel(config_.log_level));
-  std::uint64_t watchdog_usec = 0;
-  if (sd_watchdog_enabled(/*unset_environment=*/1, &watchdog_usec) > 0) {
-    config_.watchdog_interval = Milliseconds(watchdog_usec / 1000);
+  if (Milliseconds interval = WatchdogInterval(); interval.count() > 0) {
+    config_.watchdog_interval = interval;
   }
   RaiseDescriptorLimit();
   if (config_.mlock) RaiseMemoryLockLimit();  // while still root
@@ -267,12 +265,6 @@ std::string Master::StatusLine() const {
   return std::to_string(workers_) + " workers, " + std::to_string(open) +
          " connections, " + std::to_string(requests) + " requests, " +
          std::to_string(bytes >> 20) + " MiB sent";
-}
-
-unsigned WorkerCount(const Config& config) {
-  if (config.workers != 0) return config.workers;
-  long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? static_cast<unsigned>(online) : 1;
 }
 
 void CheckConfig(const Config& config) {

@@ -1,9 +1,27 @@
 #pragma once
 // The master process: listeners, the worker processes it forks and
 // re-forks, control signals, systemd notifications. It never touches a
-// client.
+// client. Its steps live in master.cc (start-up, the control loop,
+// systemd) and master_workers.cc (forking, reaping and reloading the
+// workers).
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "config.h"
+#include "counters.h"
+#include "listeners.h"
+#include "metrics_server.h"
+#include "mime_types.h"
+#include "privileges.h"
+#include "service_manager.h"
+#include "signals.h"
+#include "unique_fd.h"
 
 namespace ferry {
 
@@ -15,5 +33,77 @@ void CheckConfig(const Config& config);
 /// status. `argc`/`argv` are kept to re-read the config file on SIGHUP.
 /// Throws std::system_error for start-up failures (bind, root, io_setup).
 int RunMaster(const Config& config, int argc, const char* const* argv);
+
+/// Opens --access-log when it names a file (OpenAccessLogFile's checks, the
+/// workers being `credentials`); an empty UniqueFd otherwise. Throws
+/// ConfigError naming the flag and the reason.
+UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials);
+
+/// The master's state: worker processes by index, in two generations so
+/// that a reload's new workers write other counters than the old ones that
+/// are still finishing (every counter keeps a single writer).
+class Master {
+ public:
+  Master(Config config, int argc, const char* const* argv)
+      : config_(std::move(config)),
+        argc_(argc),
+        argv_(argv),
+        workers_(WorkerCount(config_)),
+        counters_(2 * std::size_t{workers_}),
+        slots_(2 * std::size_t{workers_}) {}
+
+  int Run();
+
+ private:
+  struct Slot {
+    pid_t pid = 0;
+    std::uint64_t heartbeat_seen = 0;  ///< at the last watchdog ping
+    bool retiring = false;  ///< told to stop (old generation, or shutdown)
+    std::int64_t started_ms = 0;
+    std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
+    UniqueFd channel;  ///< the master's end of the worker's FdChannel
+  };
+
+  void OpenListeners();
+  void ReopenAccessLog();
+  void StartWorker(unsigned slot);
+  [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
+  void ReapChildren();
+  void Reload();
+  void FinishReloadWhenSwitched(std::int64_t now);
+  void Stop();
+  bool AnyAlive() const;
+  void Notify(const std::string& state) const { NotifyServiceManager(state); }
+  std::string StatusLine() const;
+  void PingWatchdogIfAlive(std::int64_t now);
+
+  Config config_;
+  int argc_;
+  const char* const* argv_;
+  unsigned workers_;
+  unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
+  ListenerSet listeners_;
+  ListenerSet metrics_listener_;  ///< --metrics-listen: the master's own
+  CountersPage counters_;
+  std::optional<MetricsServer> metrics_;  ///< with its scrapers, if any
+  std::vector<Slot> slots_;
+  std::optional<SignalFd> signals_;
+  Credentials credentials_;
+  /// The access log file, opened by the master (never by a worker, never
+  /// again on a re-fork): workers inherit it; SIGUSR1 replaces it only
+  /// when the reopened file passes OpenAccessLogFile()'s checks.
+  UniqueFd access_log_;
+  /// Loaded here, before the workers exist, so that no worker loop reads
+  /// /etc/mime.types; they inherit it.
+  MimeTypes mime_;
+  pid_t master_pid_ = getpid();
+  bool stopping_ = false;
+  std::int64_t next_ping_ms_ = 0;
+  /// A reload waits for the new workers to accept and the old ones to stop
+  /// accepting before it says READY=1 (until this deadline; 0: none).
+  std::int64_t reload_deadline_ms_ = 0;
+  bool withheld_ = false;
+  std::string last_status_;  ///< the last ping was withheld (logged once)
+};
 
 }  // namespace ferry

@@ -15,7 +15,6 @@
 #include "interval_timer.h"
 #include "log.h"
 #include "master.h"
-#include "master_process.h"
 #include "system_error.h"
 #include "worker.h"
 

@@ -18,7 +18,6 @@
 #include "fd_channel.h"
 #include "interval_timer.h"
 #include "log.h"
-#include "master_process.h"
 #include "memory_lock.h"
 #include "system_error.h"
 
