@@ -182,7 +182,7 @@ void Connection::HandleRequest(ServingContext& ctx) {
   }
   if (ctx.cache != nullptr && ServeFromCache(ctx)) return;
   OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
-  if (opened.error == EAGAIN) {
+  if (opened.error == -EAGAIN) {
     // The lookup needs the disk: a helper does it without RESOLVE_CACHED.
     state_ = State::kResolving;
     deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
@@ -204,7 +204,7 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
     OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
     if (opened.error != 0 || !SameFileVersion(opened.status, entry->status)) {
       ctx.cache->Erase(open_path_);
-      if (opened.error == EAGAIN) return false;  // the lookup goes to a helper
+      if (opened.error == -EAGAIN) return false;  // the lookup goes to a helper
       OnOpened(std::move(opened), ctx);
       return true;
     }
@@ -228,11 +228,11 @@ void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
 
 void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   if (opened.error != 0) {
-    int status = StatusForOpenError(opened.error);
+    int status = StatusForOpenError(-opened.error);
     // nginx answers 403 for a directory without an index; we do the same
     // only when the directory's own lookup is cached (it just was, unless
     // it does not exist).
-    if (status == 404 && request_.directory_form && opened.error == ENOENT) {
+    if (status == 404 && request_.directory_form && opened.error == -ENOENT) {
       OpenedFile directory = ctx.root.Open(request_.path, true);
       if (directory.error == 0 &&
           directory.status.type == FileStatus::Type::kDirectory) {
@@ -241,7 +241,7 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
     }
     if (status >= 500) {
       Log(LogLevel::kError, "open %s: %s", PathForLog().c_str(),
-          std::strerror(opened.error));
+          std::strerror(-opened.error));
     }
     RespondStatus(status, false, ctx);
     return;

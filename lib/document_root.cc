@@ -36,7 +36,7 @@ int OpenBeneath(int root, const char* path, std::uint64_t flags,
 void TakeOpened(int fd, OpenedFile* opened) {
   opened->fd.Reset();
   if (fd < 0) {
-    opened->error = -fd;
+    opened->error = fd;
     return;
   }
   opened->fd.Reset(fd);
@@ -81,14 +81,14 @@ OpenedFile DocumentRoot::Open(const std::string& relative,
 }
 
 int LoadBlockMap(int fd) {
-  return ioctl(fd, kExt4PrecacheExtents) == 0 ? 0 : errno;
+  return ioctl(fd, kExt4PrecacheExtents) == 0 ? 0 : -errno;
 }
 
 int StatOpenFile(int fd, FileStatus* status) {
   struct statx sx {};
   if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN, &sx) !=
       0) {
-    return errno;
+    return -errno;
   }
   if (S_ISREG(sx.stx_mode)) {
     status->type = FileStatus::Type::kRegular;

@@ -30,8 +30,9 @@ struct FileStatus {
 struct OpenedFile {
   UniqueFd fd;
   FileStatus status;
-  /// 0, or the errno that stopped us: EAGAIN (only for a cached-only open:
-  /// the lookup needs the disk, ask a helper), ENOENT, EACCES, ...
+  /// 0, or the negative errno that stopped us: -EAGAIN (only for a
+  /// cached-only open: the lookup needs the disk, ask a helper), -ENOENT,
+  /// -EACCES, ...
   int error = 0;
 };
 
@@ -67,7 +68,7 @@ inline bool SameFileVersion(const FileStatus& a, const FileStatus& b) {
 }
 
 /// statx on an open descriptor (AT_EMPTY_PATH: no path lookup). Returns 0 or
-/// an errno.
+/// a negative errno.
 int StatOpenFile(int fd, FileStatus* status);
 
 /// Files this large or smaller cannot need LoadBlockMap: ext4 keeps up to
@@ -81,8 +82,9 @@ inline constexpr std::uint64_t kInodeMappedMax = std::uint64_t{16} * 1024;
 /// extent tree is not in memory, reads its blocks and waits for them there,
 /// RWF_NOWAIT or not (6.18: ext4_iomap_begin -> ext4_map_blocks ->
 /// ext4_find_extent -> ext4_read_bh -> io_schedule). EXT4_IOC_PRECACHE_EXTENTS
-/// loads the tree ahead. May block: helpers only. Returns 0 or an errno
-/// (ENOTTY: not ext4, which has nothing to load or honours RWF_NOWAIT).
+/// loads the tree ahead. May block: helpers only. Returns 0 or a negative
+/// errno (-ENOTTY: not ext4, which has nothing to load or honours
+/// RWF_NOWAIT).
 int LoadBlockMap(int fd);
 
 }  // namespace ferry

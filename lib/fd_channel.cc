@@ -48,7 +48,7 @@ int SendFd(int channel, int fd) {
   std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
   for (;;) {
     if (sendmsg(channel, &message, MSG_NOSIGNAL) == 1) return 0;
-    if (errno != EINTR) return errno;
+    if (errno != EINTR) return -errno;
   }
 }
 
@@ -60,16 +60,16 @@ UniqueFd ReceiveFd(int channel, int* error) {
     n = recvmsg(channel, &message, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    *error = errno;
+    *error = -errno;
     return UniqueFd();
   }
   if (n == 0) {
-    *error = EPIPE;
+    *error = -EPIPE;
     return UniqueFd();
   }
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
-    *error = EBADMSG;
+    *error = -EBADMSG;
     return UniqueFd();
   }
   int fd;

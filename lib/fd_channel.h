@@ -16,13 +16,13 @@ struct FdChannel {
   static FdChannel Make();
 };
 
-/// Sends `fd` (one byte of payload). Returns 0 or an errno (EAGAIN when
-/// the peer's queue is full).
+/// Sends `fd` (one byte of payload). Returns 0 or a negative errno
+/// (-EAGAIN when the peer's queue is full).
 int SendFd(int channel, int fd);
 
 /// Receives one descriptor: a valid UniqueFd, or an empty one with `*error`
-/// set to EAGAIN (nothing queued), EPIPE (the peer is gone) or another
-/// errno.
+/// set to -EAGAIN (nothing queued), -EPIPE (the peer is gone) or another
+/// negative errno.
 UniqueFd ReceiveFd(int channel, int* error);
 
 }  // namespace ferry

@@ -81,7 +81,7 @@ void HelperPool::Perform(HelperJob& job) const {
       break;
     }
     case HelperJob::Kind::kLoadBlockMap:
-      job.result = -LoadBlockMap(job.fd.get());
+      job.result = LoadBlockMap(job.fd.get());
       job.extents.Load(job.fd.get());  // without one, reads stay whole
       job.fd.Reset();
       break;

@@ -77,7 +77,7 @@ void Master::ReopenAccessLog() {
     if (slots_[i].pid <= 0) continue;
     if (int error = SendFd(slots_[i].channel.get(), file.get())) {
       Log(LogLevel::kError, "passing the access log to worker %u: %s",
-          i % workers_, std::strerror(error));
+          i % workers_, std::strerror(-error));
     }
   }
   Log(LogLevel::kNotice, "reopened the access log %s",

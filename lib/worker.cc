@@ -279,7 +279,7 @@ void Worker::OnMasterMessage() {
       LogRing::ReplaceAccessLog(std::move(file));  // the reopened access log
       continue;
     }
-    if (error != EAGAIN) {
+    if (error != -EAGAIN) {
       // The master is gone (PR_SET_PDEATHSIG stops us) or the channel broke.
       epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, master_channel_.get(), nullptr);
       master_channel_.Reset();

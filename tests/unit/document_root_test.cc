@@ -129,7 +129,7 @@ TEST(DocumentRoot, AFifoOpensWithoutHangingAndIsNotRegular) {
 TEST(DocumentRoot, MissingFilesReportENOENT) {
   TempDir dir;
   DocumentRoot root(dir.path());
-  EXPECT_EQ(root.Open("nope", false).error, ENOENT);
+  EXPECT_EQ(root.Open("nope", false).error, -ENOENT);
 }
 
 TEST(DocumentRoot, ACachedOnlyLookupNeverFailsWithAnythingButEagainForAFile) {
@@ -138,7 +138,7 @@ TEST(DocumentRoot, ACachedOnlyLookupNeverFailsWithAnythingButEagainForAFile) {
   DocumentRoot root(dir.path());
   ASSERT_EQ(root.Open("f", false).error, 0);  // now in the dentry cache
   OpenedFile opened = root.Open("f", /*cached_only=*/true);
-  EXPECT_TRUE(opened.error == 0 || opened.error == EAGAIN) << opened.error;
+  EXPECT_TRUE(opened.error == 0 || opened.error == -EAGAIN) << opened.error;
 }
 
 TEST(DocumentRoot, ARootThatIsNotADirectoryIsRefused) {

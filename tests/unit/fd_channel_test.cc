@@ -28,10 +28,10 @@ TEST(FdChannel, NothingQueuedIsEagainAndAClosedPeerIsEpipe) {
   FdChannel channel = FdChannel::Make();
   int error = 0;
   EXPECT_FALSE(ReceiveFd(channel.worker.get(), &error));
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_EQ(error, -EAGAIN);
   channel.master.Reset();
   EXPECT_FALSE(ReceiveFd(channel.worker.get(), &error));
-  EXPECT_EQ(error, EPIPE);
+  EXPECT_EQ(error, -EPIPE);
 }
 
 }  // namespace

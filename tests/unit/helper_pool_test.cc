@@ -68,7 +68,7 @@ TEST_F(HelperPoolTest, OpensComeBackThroughTheDoorbell) {
       EXPECT_EQ(result.opened.status.size, 5u);
     } else {
       EXPECT_EQ(result.token, 43u);
-      EXPECT_EQ(result.opened.error, ENOENT);
+      EXPECT_EQ(result.opened.error, -ENOENT);
     }
   }
   EXPECT_EQ(pool.outstanding(), 0u);
