@@ -85,6 +85,25 @@ void Master::ReopenAccessLog() {
 }
 
 int Master::Run() {
+  StartUp();
+  std::vector<pollfd> pfds;
+  while (!stopping_ || AnyAlive()) {
+    WaitForEvents(&pfds);
+    TakeSignals();
+    std::int64_t now = MonotonicMillis();
+    KillStragglers(now);
+    RestartDueWorkers(now);
+    UpdateStatus();
+    PingWatchdogIfAlive(now);
+    FinishReloadWhenSwitched(now);
+  }
+  Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
+  Log(LogLevel::kNotice, "stopped");
+  return 0;
+}
+
+// Everything that can fail does so here, before READY=1, in one line.
+void Master::StartUp() {
   SetLogLevel(ParseLogLevel(config_.log_level));
   if (Milliseconds interval = WatchdogInterval(); interval.count() > 0) {
     config_.watchdog_interval = interval;
@@ -131,79 +150,85 @@ int Master::Run() {
                 .c_str()
           : (geteuid() == 0 ? "as root" : "unprivileged"));
   Notify("READY=1\nSTATUS=" + StatusLine());
+}
 
-  std::int64_t stop_deadline = 0;
-  int wake_ms = 1000;
+// The master's one wait point: its signalfd and the metrics scrapers, woken
+// at least every quarter of the watchdog interval (at most every second).
+void Master::WaitForEvents(std::vector<pollfd>* pfds) {
+  int timeout = 1000;
   if (config_.watchdog_interval.count() > 0) {
-    wake_ms = static_cast<int>(std::clamp<std::int64_t>(
+    timeout = static_cast<int>(std::clamp<std::int64_t>(
         config_.watchdog_interval.count() / 4, 1, 1000));
   }
-  std::vector<pollfd> pfds;
-  while (!stopping_ || AnyAlive()) {
-    pfds.assign(1, {signals_->fd(), POLLIN, 0});
-    int timeout = reload_deadline_ms_ != 0 ? 10 : wake_ms;
-    if (metrics_) {
-      metrics_->AddPollFds(&pfds);
-      int until = metrics_->TimeoutMs(MonotonicMillis());
-      if (until >= 0) timeout = std::min(timeout, until);
-    }
-    int ready = poll(pfds.data(), pfds.size(), timeout);
-    if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
-    if (metrics_) {
-      metrics_->OnPoll(pfds.data() + 1, ready > 0 ? pfds.size() - 1 : 0,
-                       MonotonicMillis());
-    }
-    signalfd_siginfo batch[16];
-    for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
-      for (std::size_t i = 0; i < n; ++i) {
-        switch (batch[i].ssi_signo) {
-          case SIGCHLD:
-            ReapChildren();
-            break;
-          case SIGTERM:
-          case SIGINT:
-            if (!stopping_) {
-              Stop();
-              stop_deadline = MonotonicMillis() +
-                              config_.shutdown_timeout.count() +
-                              kKillGraceMillis;
-            }
-            break;
-          case SIGHUP:
-            if (!stopping_) Reload();
-            break;
-          case SIGUSR1:
-            ReopenAccessLog();
-            break;
-          default:
-            break;
-        }
-      }
-    }
-    std::int64_t now = MonotonicMillis();
-    if (stopping_ && now >= stop_deadline) {
-      for (const Slot& slot : slots_) {
-        if (slot.pid > 0) kill(slot.pid, SIGKILL);
-      }
-      stop_deadline = INT64_MAX;
-    }
-    for (unsigned i = 0; i < slots_.size(); ++i) {
-      if (!stopping_ && slots_[i].restart_at_ms != 0 &&
-          now >= slots_[i].restart_at_ms) {
-        StartWorker(i);
-      }
-    }
-    if (!stopping_) {
-      std::string status = StatusLine();
-      if (status != last_status_) Notify("STATUS=" + status);
-      last_status_ = std::move(status);
-    }
-    PingWatchdogIfAlive(now);
-    FinishReloadWhenSwitched(now);
+  if (reload_deadline_ms_ != 0) timeout = 10;
+  pfds->assign(1, {signals_->fd(), POLLIN, 0});
+  if (metrics_) {
+    metrics_->AddPollFds(pfds);
+    int until = metrics_->TimeoutMs(MonotonicMillis());
+    if (until >= 0) timeout = std::min(timeout, until);
   }
-  Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
-  Log(LogLevel::kNotice, "stopped");
-  return 0;
+  int ready = poll(pfds->data(), pfds->size(), timeout);
+  if (ready < 0 && errno != EINTR) ThrowSystemError(errno, "poll");
+  if (metrics_) {
+    metrics_->OnPoll(pfds->data() + 1, ready > 0 ? pfds->size() - 1 : 0,
+                     MonotonicMillis());
+  }
+}
+
+void Master::TakeSignals() {
+  signalfd_siginfo batch[16];
+  for (std::size_t n; (n = signals_->Read(batch, 16)) > 0;) {
+    for (std::size_t i = 0; i < n; ++i) OnSignal(batch[i].ssi_signo);
+  }
+}
+
+void Master::OnSignal(std::uint32_t signo) {
+  switch (signo) {
+    case SIGCHLD:
+      ReapChildren();
+      break;
+    case SIGTERM:
+    case SIGINT:
+      if (!stopping_) {
+        Stop();
+        stop_deadline_ms_ = MonotonicMillis() +
+                            config_.shutdown_timeout.count() + kKillGraceMillis;
+      }
+      break;
+    case SIGHUP:
+      if (!stopping_) Reload();
+      break;
+    case SIGUSR1:
+      ReopenAccessLog();
+      break;
+    default:
+      break;
+  }
+}
+
+// Workers still running past the graceful stop's deadline are killed.
+void Master::KillStragglers(std::int64_t now) {
+  if (!stopping_ || now < stop_deadline_ms_) return;
+  for (const Slot& slot : slots_) {
+    if (slot.pid > 0) kill(slot.pid, SIGKILL);
+  }
+  stop_deadline_ms_ = INT64_MAX;
+}
+
+void Master::RestartDueWorkers(std::int64_t now) {
+  if (stopping_) return;
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].restart_at_ms != 0 && now >= slots_[i].restart_at_ms) {
+      StartWorker(i);
+    }
+  }
+}
+
+void Master::UpdateStatus() {
+  if (stopping_) return;
+  std::string status = StatusLine();
+  if (status != last_status_) Notify("STATUS=" + status);
+  last_status_ = std::move(status);
 }
 
 void Master::Stop() {

@@ -5,6 +5,7 @@
 // systemd) and master_workers.cc (forking, reaping and reloading the
 // workers).
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -64,6 +65,15 @@ class Master {
     UniqueFd channel;  ///< the master's end of the worker's FdChannel
   };
 
+  // Run()'s phases, in order.
+  void StartUp();
+  void WaitForEvents(std::vector<pollfd>* pfds);
+  void TakeSignals();
+  void OnSignal(std::uint32_t signo);
+  void KillStragglers(std::int64_t now);
+  void RestartDueWorkers(std::int64_t now);
+  void UpdateStatus();
+
   void OpenListeners();
   void ReopenAccessLog();
   void StartWorker(unsigned slot);
@@ -98,6 +108,7 @@ class Master {
   MimeTypes mime_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
+  std::int64_t stop_deadline_ms_ = 0;  ///< then the workers left are killed
   std::int64_t next_ping_ms_ = 0;
   /// A reload waits for the new workers to accept and the old ones to stop
   /// accepting before it says READY=1 (until this deadline; 0: none).
