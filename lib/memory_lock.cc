@@ -28,7 +28,10 @@ int LockMemory() {
         line[path_at] != '/' || perms[0] != 'r') {
       continue;
     }
-    if (mlock(reinterpret_cast<void*>(start), end - start) != 0) {
+    // The address comes from /proc/self/maps as a number.
+    auto* address =
+        reinterpret_cast<void*>(start);  // NOLINT(performance-no-int-to-ptr)
+    if (mlock(address, end - start) != 0) {
       error = errno;
       break;
     }
