@@ -34,6 +34,13 @@ const passwd& Nobody() {
   return *nobody;
 }
 
+/// "change fallback uid:gid mlock" of `credentials`, to compare whole.
+std::string Describe(const Credentials& c) {
+  return std::to_string(c.change) + " " + std::to_string(c.fallback) + " " +
+         std::to_string(c.uid) + ":" + std::to_string(c.gid) + " " +
+         std::to_string(c.keep_memory_lock);
+}
+
 #define SKIP_UNLESS_ROOT() \
   if (geteuid() != 0) GTEST_SKIP() << "needs root (CI is root)"
 
@@ -42,8 +49,7 @@ TEST(Privileges, RootAsTheUserChangesNothing) {
   config.user = "root";
   config.user_given = true;
   Credentials credentials = ResolveCredentials(config);
-  EXPECT_FALSE(credentials.change);
-  EXPECT_FALSE(credentials.fallback);
+  EXPECT_EQ(Describe(credentials), Describe({}));
   EXPECT_EQ(ServingUid(credentials), geteuid());
 }
 
@@ -63,10 +69,9 @@ TEST(Privileges, AMissingDefaultUserFallsBackToNobody) {
   config.user = kMissing;
   config.group = kMissing;
   Credentials credentials = ResolveCredentials(config);
-  EXPECT_TRUE(credentials.change);
-  EXPECT_TRUE(credentials.fallback);
-  EXPECT_EQ(credentials.uid, Nobody().pw_uid);
-  EXPECT_EQ(credentials.gid, Nobody().pw_gid);  // the default group missing
+  // The default group missing: nobody's own.
+  EXPECT_EQ(Describe(credentials),
+            Describe({true, true, Nobody().pw_uid, Nobody().pw_gid, false}));
   EXPECT_EQ(ServingUid(credentials), Nobody().pw_uid);
 }
 
@@ -81,12 +86,8 @@ TEST(Privileges, GroupGivenIsLookedUpAndAMissingOneNamesGroup) {
   config.group = "daemon";
   config.group_given = true;
   config.mlock = true;
-  Credentials credentials = ResolveCredentials(config);
-  EXPECT_TRUE(credentials.change);
-  EXPECT_FALSE(credentials.fallback);
-  EXPECT_EQ(credentials.uid, Nobody().pw_uid);
-  EXPECT_EQ(credentials.gid, daemon_gid);
-  EXPECT_TRUE(credentials.keep_memory_lock);
+  EXPECT_EQ(Describe(ResolveCredentials(config)),
+            Describe({true, false, Nobody().pw_uid, daemon_gid, true}));
 
   config.group = kMissing;
   EXPECT_EQ(ConfigErrorOf(config),
