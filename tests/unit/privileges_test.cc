@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -122,6 +123,9 @@ int DropInChild(bool keep_memory_lock, int (*then)()) {
     credentials.uid = Nobody().pw_uid;
     credentials.gid = Nobody().pw_gid;
     credentials.keep_memory_lock = keep_memory_lock;
+    // Supplementary groups to shed, root's among them.
+    const gid_t groups[] = {0, 1};
+    if (setgroups(2, groups) != 0) return 9;
     try {
       DropPrivileges(credentials);
     } catch (...) {
