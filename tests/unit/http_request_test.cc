@@ -298,7 +298,10 @@ TEST_F(ParseRequestTest, ValidHostsAreAccepted) {
        {"h", "example.com", "example.com:8080", "h:", "127.0.0.1:80", "[::1]",
         "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]", "[v7.x:y]",
         "xn--bcher-kva.example", "a%20b", "a-b_c~d!$&'()*+,;=", "1.2.3.4.5"}) {
-    ExpectDone("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+    // request_.host points into the input: keep it alive for the check.
+    const std::string input =
+        "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+    ExpectDone(input);
     EXPECT_EQ(request_.host, host);
   }
 }
