@@ -44,7 +44,6 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
                        std::string_view client, ServingContext& ctx) {
   socket_ = std::move(socket);
   socket_stream_.Attach(socket_.get());
-  stream_ = &socket_stream_;
   token_ = token;
   std::size_t length = std::min(client.size(), sizeof client_ - 1);
   std::memcpy(client_, client.data(), length);
@@ -64,7 +63,6 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   reading_requests_ = false;
   input_length_ = 0;
   request_length_ = 0;
-  requests_ = 0;
   waiting_for_block_ = false;
   want_write_ = false;
   resume_queued_ = false;
@@ -170,7 +168,6 @@ void Connection::GrowInput(std::size_t limit) {
 
 void Connection::HandleRequest(ServingContext& ctx) {
   Bump(ctx.counters.requests);
-  ++requests_;
   if (!ctx.config.allow_dotfiles && HasDotSegment(request_.path)) {
     RespondStatus(403, false, ctx);
     return;

@@ -237,7 +237,6 @@ class Connection {
   /// its loop instead of reading the next request itself (recursion).
   bool reading_requests_ = false;
   bool close_after_response_ = false;
-  std::uint64_t requests_ = 0;
   char client_[64] = {};
 
   // The request head(s) received; pipelined requests wait here.
