@@ -17,6 +17,18 @@ namespace {
 
 constexpr std::int64_t kLingerMillis = 2000;
 
+void CountStatus(int status, WorkerCounters& counters) {
+  if (status < 300) {
+    Bump(counters.responses_2xx);
+  } else if (status < 400) {
+    Bump(counters.responses_3xx);
+  } else if (status < 500) {
+    Bump(counters.responses_4xx);
+  } else {
+    Bump(counters.responses_5xx);
+  }
+}
+
 int StatusForOpenError(int error) {
   switch (error) {
     case ENOENT:
@@ -43,27 +55,18 @@ int StatusForOpenError(int error) {
 void Connection::Start(UniqueFd socket, std::uint64_t token,
                        std::string_view client, ServingContext& ctx) {
   socket_ = std::move(socket);
-  socket_stream_.Attach(socket_.get());
+  socket_fd_ = socket_.get();
+  socket_stream_.Attach(socket_fd_);
   token_ = token;
   std::size_t length = std::min(client.size(), sizeof client_ - 1);
   std::memcpy(client_, client.data(), length);
   client_[length] = '\0';
-  std::size_t initial = std::min(kInitialInput, ctx.limits.max_header_bytes);
-  if (input_capacity_ < initial ||
-      input_capacity_ > ctx.limits.max_header_bytes) {
-    input_capacity_ = initial;
-    input_ = std::make_unique_for_overwrite<char[]>(input_capacity_);
-  }
-  if (window_capacity_ != ctx.config.read_ahead) {
-    window_capacity_ = ctx.config.read_ahead;
-    window_ = std::make_unique<Slot[]>(window_capacity_);
-  }
+  input_.Reset(ctx.limits.max_header_bytes);
+  window_.Resize(ctx.config.read_ahead);
   maybe_readable_ = true;
   signals_cover_input_ = false;
   reading_requests_ = false;
-  input_length_ = 0;
   request_length_ = 0;
-  waiting_for_block_ = false;
   want_write_ = false;
   resume_queued_ = false;
   close_after_response_ = false;
@@ -106,9 +109,8 @@ void Connection::OnReadable(ServingContext& ctx) {
 void Connection::ReadRequests(ServingContext& ctx) {
   int answered = 0;
   for (;;) {
-    if (input_length_ > 0) {
-      ParseResult parsed = ParseRequest(
-          std::string_view(input_.get(), input_length_), ctx.limits, &request_);
+    if (input_.size() > 0) {
+      ParseResult parsed = ParseRequest(input_.bytes(), ctx.limits, &request_);
       if (parsed.kind == ParseResult::Kind::kDone) {
         request_length_ = parsed.consumed;
         HandleRequest(ctx);
@@ -126,22 +128,22 @@ void Connection::ReadRequests(ServingContext& ctx) {
         RespondStatus(parsed.status, /*close=*/true, ctx);
         return;
       }
-      if (input_length_ == input_capacity_) {
-        if (input_capacity_ >= ctx.limits.max_header_bytes) {
+      if (input_.full()) {
+        if (input_.at_limit()) {
           RespondStatus(431, /*close=*/true, ctx);
           return;
         }
-        GrowInput(ctx.limits.max_header_bytes);
+        input_.Grow();
       }
     }
     if (!maybe_readable_) return;  // the next POLL_IN signal resumes
-    std::size_t room = input_capacity_ - input_length_;
-    ssize_t n = stream_->Receive(input_.get() + input_length_, room);
+    std::size_t room = input_.room();
+    ssize_t n = stream_->Receive(input_.space(), room);
     if (n > 0) {
-      if (input_length_ == 0) {
+      if (input_.size() == 0) {
         deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
       }
-      input_length_ += static_cast<std::size_t>(n);
+      input_.Added(static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) < room && signals_cover_input_) {
         maybe_readable_ = false;
       }
@@ -156,14 +158,6 @@ void Connection::ReadRequests(ServingContext& ctx) {
     Close(ctx);  // the client closed, or the socket failed
     return;
   }
-}
-
-void Connection::GrowInput(std::size_t limit) {
-  std::size_t capacity = std::min(limit, input_capacity_ * 2);
-  auto grown = std::make_unique_for_overwrite<char[]>(capacity);
-  std::memcpy(grown.get(), input_.get(), input_length_);
-  input_ = std::move(grown);
-  input_capacity_ = capacity;
 }
 
 void Connection::HandleRequest(ServingContext& ctx) {
@@ -208,7 +202,7 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
     entry->checked_ms = ctx.now_ms;
   }
   Bump(ctx.counters.cache_hits);
-  cached_body_ = entry->bytes;
+  cached_body_.Reset(entry->bytes);
   file_status_ = entry->status;
   status_ms_ = entry->checked_ms;
   RespondWithFile(entry->head.content_type, entry->head.whole_fields, ctx);
@@ -248,7 +242,6 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
       break;
     case FileStatus::Type::kDirectory:
       if (!request_.directory_form) {
-        layout_.Clear();
         // From the decoded, normalised path, encoded again: never the raw
         // target, whose "//host/..." a browser would follow off-site.
         std::string& location = open_path_;  // reused as scratch
@@ -261,7 +254,7 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
         }
         bool keep = request_.keep_alive && !ctx.stopping;
         BuildStatusResponse(301, request_.method == Method::kHead, ctx.now_sec,
-                            keep, location, 0, &layout_);
+                            keep, location, 0, &sender_.layout());
         close_after_response_ = !keep;
         StartResponse(ctx);
         return;
@@ -272,16 +265,15 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
       RespondStatus(403, false, ctx);
       return;
   }
-  file_ = std::move(opened.fd);
   file_status_ = opened.status;
   status_ms_ = ctx.now_ms;
-  block_map_ =
-      file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax
-          ? BlockMap::kToLoad
-          : BlockMap::kInMemory;
+  window_.Open(
+      std::move(opened.fd), token_, file_status_.direct_align,
+      file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax,
+      ctx.io);
   fill_cache_ = ctx.cache != nullptr &&
                 ctx.cache->Cacheable(file_status_.size) &&
-                file_status_.size <= ctx.pool.block_size();
+                file_status_.size <= ctx.io.pool.block_size();
   if (fill_cache_) Bump(ctx.counters.cache_misses);
   RespondWithFile(ctx.mime.Lookup(open_path_), {}, ctx);
 }
@@ -298,9 +290,152 @@ void Connection::RespondWithFile(std::string_view content_type,
   bool keep = request_.keep_alive && !ctx.stopping;
   BuildFileResponse(request_, info, content_type, ctx.now_sec,
                     static_cast<int>(ctx.config.max_ranges), boundary_, keep,
-                    &layout_, whole_fields);
+                    &sender_.layout(), whole_fields);
   close_after_response_ = !keep;
   StartResponse(ctx);
+}
+
+// ---- kStreaming ------------------------------------------------------------
+
+void Connection::RespondStatus(int status, bool close, ServingContext& ctx) {
+  bool keep = !close && request_.keep_alive && !ctx.stopping;
+  BuildStatusResponse(status, request_.method == Method::kHead, ctx.now_sec,
+                      keep, {}, 0, &sender_.layout());
+  close_after_response_ = !keep;
+  if (close) request_length_ = input_.size();
+  StartResponse(ctx);
+}
+
+void Connection::StartResponse(ServingContext& ctx) {
+  state_ = State::kStreaming;
+  deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+  rate_window_start_ms_ = ctx.now_ms;
+  rate_window_taken_ = 0;
+  sender_.Start(Body());  // the window starts reading the first file piece
+  OnWritable(ctx);
+}
+
+void Connection::FillWindow(ServingContext& ctx) {
+  // A client that stopped reading gets no read-ahead while others wait.
+  if (want_write_ && !ctx.io.waiting.empty()) return;
+  window_.Fill();
+}
+
+void Connection::OnBlockMapLoaded(ExtentMap extents, ServingContext&) {
+  if (state_ == State::kStreaming) window_.OnBlockMapLoaded(std::move(extents));
+}
+
+void Connection::OnBlockAvailable(ServingContext& ctx) {
+  if (state_ == State::kStreaming) {
+    window_.OnBlockAvailable();
+  } else {
+    FillWindow(ctx);  // nothing to read: just leaves the queue
+  }
+}
+
+std::size_t Connection::ReclaimBlocks(ServingContext&) {
+  return state_ == State::kStreaming ? window_.Reclaim() : 0;
+}
+
+void Connection::OnReadDone(std::uint32_t block, long result,
+                            ServingContext& ctx) {
+  ReadWindow::ReadDone done = window_.OnReadDone(block, result);
+  switch (done.outcome) {
+    case ReadWindow::ReadOutcome::kPending:
+    case ReadWindow::ReadOutcome::kUnknown:
+      return;
+    case ReadWindow::ReadOutcome::kFailed:
+      Log(LogLevel::kError, "read %s at %" PRIu64 ": %s", PathForLog().c_str(),
+          done.offset, std::strerror(static_cast<int>(-result)));
+      Abort("read error", ctx);
+      return;
+    case ReadWindow::ReadOutcome::kShrank:
+      Log(LogLevel::kWarning, "%s shrank while being sent; response aborted",
+          PathForLog().c_str());
+      Abort("file shrank", ctx);
+      return;
+    case ReadWindow::ReadOutcome::kReady:
+      break;
+  }
+  if (fill_cache_) KeepInCache(ctx);
+  if (!want_write_) {
+    OnWritable(ctx);
+  } else if (!ctx.io.waiting.empty()) {
+    window_.Reclaim();  // the client is not reading; others wait for blocks
+  }
+}
+
+// A small file read whole goes into the cache, valid from when its status
+// was read.
+void Connection::KeepInCache(ServingContext& ctx) {
+  const char* bytes = window_.WholeFile(file_status_.size);
+  if (bytes == nullptr) return;
+  std::string_view type = ctx.mime.Lookup(open_path_);
+  ctx.cache->Insert(
+      open_path_, file_status_, bytes, file_status_.size, status_ms_,
+      {std::string(type), WholeFileFields(InfoOf(file_status_), type)});
+  fill_cache_ = false;
+}
+
+void Connection::ResumeTurn(ServingContext& ctx) {
+  resume_queued_ = false;
+  if (state_ == State::kReadingRequest) {
+    OnReadable(ctx);  // more pipelined requests
+  } else if (!want_write_) {
+    OnWritable(ctx);
+  }
+}
+
+void Connection::OnWritable(ServingContext& ctx) {
+  if (state_ != State::kStreaming) return;
+  want_write_ = false;
+  if (window_.blocks_held() == 0) FillWindow(ctx);  // they may be reclaimed
+  ResponseSender::Turn turn = sender_.SendTurn(*stream_, kTurnBytes);
+  if (turn.bytes > 0) {
+    Bump(ctx.counters.bytes_sent, turn.bytes);
+    deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+  }
+  switch (turn.status) {
+    case ResponseSender::Status::kDone:
+      FinishResponse(ctx);
+      return;
+    case ResponseSender::Status::kWaiting:
+      return;  // OnReadDone resumes
+    case ResponseSender::Status::kYielded:
+      Bump(ctx.counters.turns_yielded);
+      QueueResume(ctx);
+      return;
+    case ResponseSender::Status::kBlocked:
+      want_write_ = true;  // the next POLL_OUT signal resumes
+      // The kernel holds a socket buffer's worth for this client already;
+      // others are waiting for blocks: let them have ours meanwhile.
+      if (!ctx.io.waiting.empty()) window_.Reclaim();
+      return;
+    case ResponseSender::Status::kFailed:
+      Close(ctx);  // the client went away
+      return;
+  }
+}
+
+void Connection::FinishResponse(ServingContext& ctx) {
+  CountStatus(sender_.layout().status, ctx.counters);
+  LogAccess(ctx);
+  EndResponse();
+  if (close_after_response_ || ctx.stopping) {
+    StartLingering(ctx);
+    return;
+  }
+  // Keep-alive: what followed the request (pipelined requests) moves to
+  // the front of the buffer.
+  input_.Consume(request_length_);
+  request_length_ = 0;
+  state_ = State::kReadingRequest;
+  deadline_ms_ =
+      ctx.now_ms + (input_.size() > 0 ? ctx.config.header_timeout.count()
+                                      : ctx.config.idle_timeout.count());
+  // Called from ReadRequests (a response that completed at once), its loop
+  // reads on; otherwise the next pipelined request starts here.
+  if (!reading_requests_) OnReadable(ctx);
 }
 
 // ---- kLingering and the end ------------------------------------------------
@@ -347,9 +482,8 @@ void Connection::LogAccess(ServingContext& ctx) const {
   record.client = client_;
   record.time = ctx.now_sec;
   record.request_line = request_.request_line;
-  record.status = layout_.status;
-  record.body_bytes =
-      response_sent_ > head_length_ ? response_sent_ - head_length_ : 0;
+  record.status = sender_.layout().status;
+  record.body_bytes = sender_.body_sent();
   record.referer = request_.referer;
   record.user_agent = request_.user_agent;
   char line[1024];
@@ -360,44 +494,20 @@ void Connection::LogAccess(ServingContext& ctx) const {
 
 void Connection::Close(ServingContext& ctx) {
   if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
-  // Blocks with a read in flight stay the kernel's (or a helper's) until it
-  // completes; the worker then finds no connection for the token and frees
-  // them. A read still queued for this iteration's io_submit never goes:
-  // file_ closes now.
-  for (std::size_t i = 0; i < window_count_; ++i) {
-    const Slot& slot = SlotAt(i);
-    if (slot.got >= 0 || ctx.aio.Unqueue(&ctx.reads.Of(slot.block))) {
-      ctx.pool.Release(slot.block);
-    }
-  }
-  window_count_ = 0;
-  file_.Reset();
-  cached_body_.reset();
-  fill_cache_ = false;
-  block_map_ = BlockMap::kInMemory;
-  ReleaseScratch();
+  EndResponse();
   // The slot is reused by a later client: it starts with a small buffer.
-  if (input_capacity_ > kInitialInput) {
-    input_.reset();
-    input_capacity_ = 0;
-  }
+  input_.Release();
+  socket_.Reset();
   state_ = State::kClosed;
 }
 
-void Connection::ReleaseScratch() {
-  extents_ = ExtentMap();
-  if (layout_.text.capacity() > kKeptTextBytes) {
-    std::string().swap(layout_.text);
-  }
-  if (layout_.pieces.capacity() > kKeptPieces) {
-    std::vector<Piece>().swap(layout_.pieces);
-  }
-  if (layout_.range.ranges.capacity() > kKeptPieces) {
-    std::vector<ByteRange>().swap(layout_.range.ranges);
-  }
-  if (layout_.range.scratch.capacity() > kKeptPieces) {
-    std::vector<ByteRange>().swap(layout_.range.scratch);
-  }
+// The response's file (its reads still in flight are the kernel's until
+// they complete) and what the response made grow.
+void Connection::EndResponse() {
+  window_.Close();
+  cached_body_.Reset();
+  fill_cache_ = false;
+  sender_.ReleaseScratch();
 }
 
 void Connection::QueueResume(ServingContext& ctx) {
@@ -428,7 +538,7 @@ void Connection::OnTick(ServingContext& ctx) {
 // less those still in our socket's send queue.
 std::uint64_t Connection::BytesTaken() const {
   std::uint64_t queued = stream_->Unacknowledged();
-  return response_sent_ > queued ? response_sent_ - queued : 0;
+  return sender_.sent() > queued ? sender_.sent() - queued : 0;
 }
 
 // A client that does not read has a socket buffer full of our response; a
@@ -458,7 +568,7 @@ bool Connection::TooSlow(ServingContext& ctx) {
       ctx.config.send_min_rate * static_cast<std::uint64_t>(window) / 1000;
   // With nothing of ours left unacknowledged, it was the client waiting
   // for us (the disk), not we for it.
-  bool waiting_for_client = taken < response_sent_;
+  bool waiting_for_client = taken < sender_.sent();
   if (waiting_for_client && taken < rate_window_taken_ + wanted) return true;
   rate_window_start_ms_ = ctx.now_ms;
   rate_window_taken_ = taken;
@@ -466,7 +576,7 @@ bool Connection::TooSlow(ServingContext& ctx) {
 }
 
 void Connection::OnShutdown(ServingContext& ctx) {
-  if (state_ == State::kReadingRequest && input_length_ == 0) {
+  if (state_ == State::kReadingRequest && input_.size() == 0) {
     Close(ctx);
     return;
   }

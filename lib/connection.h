@@ -7,20 +7,19 @@
 // Each state has its handlers; every blocking-capable step has one
 // asynchronous entry point and one completion handler: the open
 // (HandleRequest / OnOpenDone) and the file reads (FillWindow / OnReadDone).
+// The connection drives two parts that know nothing of each other: the
+// read window (the file side: blocks, reads in flight, block map) and the
+// response sender (the socket side: head, pieces, turn budget), which
+// takes the window's bytes as a BodySource.
 
-#include <sys/uio.h>
-
-#include <array>
 #include <cstdint>
 #include <ctime>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "access_log.h"
-#include "aio_context.h"
-#include "block_reads.h"
-#include "buffer_pool.h"
+#include "body_source.h"
 #include "byte_stream.h"
 #include "config.h"
 #include "counters.h"
@@ -30,38 +29,30 @@
 #include "helper_pool.h"
 #include "http_request.h"
 #include "http_response.h"
+#include "input_buffer.h"
 #include "mime_types.h"
+#include "read_window.h"
+#include "response_sender.h"
 #include "unique_fd.h"
 
 namespace ferry {
 
-/// What a connection uses of its worker. Built once by the worker; `now_*`
-/// are refreshed every loop iteration.
+/// What a connection uses of its worker, built once by the worker by
+/// name; `now_*` are refreshed every loop iteration.
 struct ServingContext {
   const Config& config;
   const DocumentRoot& root;
   const MimeTypes& mime;
-  BufferPool& pool;
-  AioContext& aio;
-  BlockReads& reads;  ///< the read that fills each pool block
-  HelperPool& helpers;
-  FileCache* cache;  ///< nullptr when --file-cache is 0
+  FileCache* cache;     ///< nullptr when --file-cache is 0
+  HelperPool& helpers;  ///< opens that need the disk
   WorkerCounters& counters;
-  std::deque<std::uint64_t>& waiting;  ///< tokens waiting for a block
-  /// Tokens of connections that used up their turn's send budget with more
-  /// to send: the worker resumes them after the events already pending.
+  ReadServices& io;  ///< what every connection's read window shares
+  /// Tokens of connections that used up their turn's budget with more to
+  /// do: the worker resumes them after the events already pending.
   std::vector<std::uint64_t>& resume;
-  /// A connection began waiting for a block this iteration: the worker
-  /// looks for stalled connections' blocks to take back.
-  bool reclaim_wanted = false;
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
-  /// The device's largest request (0: unknown): a larger read would be
-  /// split into several, each needing a request tag.
-  std::uint64_t max_request_bytes = 0;
-  /// Cleared when the device answers RWF_NOWAIT with EOPNOTSUPP.
-  bool nowait_reads = true;
   std::int64_t now_ms = 0;  ///< CLOCK_MONOTONIC
   std::time_t now_sec = 0;  ///< wall clock, for Date
   bool stopping = false;    ///< graceful shutdown: no new requests
@@ -83,7 +74,7 @@ class Connection {
     kResolving,       ///< a helper is opening the file
     kStreaming,       ///< sending the response, reading the file behind it
     kLingering,       ///< response sent, write side shut, draining input
-    kClosed,          ///< done: the worker forgets it (Forget())
+    kClosed,          ///< socket closed: the worker forgets it
   };
 
   /// Takes the accepted, signal-armed socket from `client` (an address for
@@ -129,23 +120,11 @@ class Connection {
   std::size_t ReclaimBlocks(ServingContext& ctx);
 
   State state() const { return state_; }
-  int socket_fd() const { return socket_.get(); }
-
-  /// Closes the socket; for the worker, after it unmapped the fd.
-  void ReleaseSocket() { socket_.Reset(); }
+  /// The socket's descriptor number; after Close() (which closes the
+  /// socket), the number it had, for the worker to forget.
+  int socket_fd() const { return socket_fd_; }
 
  private:
-  /// A block of the read-ahead window, in file order.
-  struct Slot {
-    std::uint32_t block = 0;
-    std::uint64_t offset = 0;  ///< file offset of the block's first byte
-    std::uint64_t length = 0;  ///< bytes asked for
-    std::int64_t got = -1;     ///< bytes read; -1 while the read is in flight
-  };
-  /// Input buffers start this small and grow to --max-header-bytes only
-  /// for requests that need it: 10,000 idle clients cost little.
-  static constexpr std::size_t kInitialInput = 2048;
-  static constexpr int kMaxIovecs = 64;
   /// Bytes one connection may send per turn before it lets the others
   /// (and new requests) go first: 64 KiB of body and its head. Without a
   /// bound, eight streams with 2 MiB ready each made one loop iteration
@@ -157,11 +136,6 @@ class Connection {
   /// Pipelined requests answered in one turn before the connection lets
   /// the others go first (it resumes after the events already pending).
   static constexpr int kRequestsPerTurn = 16;
-  /// Scratch of a response (its header text, pieces and ranges) that grew
-  /// past these is given back when the response ends, so that one hostile
-  /// request does not pin memory to the connection slot for good.
-  static constexpr std::size_t kKeptTextBytes = 4096;
-  static constexpr std::size_t kKeptPieces = 64;
 
   // kReadingRequest
   void OnReadable(ServingContext& ctx);
@@ -176,17 +150,8 @@ class Connection {
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
-  void RequestBlockMap(ServingContext& ctx);
-  void IssueRead(std::uint64_t length, ServingContext& ctx);
-  void SubmitRead(const Slot& slot, ServingContext& ctx);
-  void SubmitToHelper(const Slot& slot, ServingContext& ctx);
-  HelperJob FileJob(HelperJob::Kind kind) const;
+  void KeepInCache(ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
-  int GatherIovecs(const BufferPool& pool, iovec* iov,
-                   bool* sendfile_next) const;
-  ssize_t SendfileCached(std::uint64_t limit);
-  void Consume(std::uint64_t bytes, ServingContext& ctx);
-  void SelectFilePiece(std::size_t from);
   void FinishResponse(ServingContext& ctx);
   // kLingering, kClosed
   void StartLingering(ServingContext& ctx);
@@ -196,20 +161,17 @@ class Connection {
   void Abort(const char* why, ServingContext& ctx);
   void Close(ServingContext& ctx);
   void CloseWithReset(ServingContext& ctx);
-  void ReleaseScratch();
+  void EndResponse();
   bool TooSlow(ServingContext& ctx);
   std::uint64_t BytesTaken() const;
   void QueueResume(ServingContext& ctx);
-
-  Slot& SlotAt(std::size_t i) {
-    return window_[(window_head_ + i) % window_capacity_];
+  BodySource& Body() {
+    return cached_body_.holds_bytes() ? static_cast<BodySource&>(cached_body_)
+                                      : window_;
   }
-  const Slot& SlotAt(std::size_t i) const {
-    return window_[(window_head_ + i) % window_capacity_];
-  }
-  void GrowInput(std::size_t limit);
 
   UniqueFd socket_;
+  int socket_fd_ = -1;
   /// Every receive and send goes through stream_: the plain socket today
   /// (socket_stream_ on socket_), TLS tomorrow.
   SocketStream socket_stream_;
@@ -222,7 +184,6 @@ class Connection {
   /// bytes of the response the client had taken then.
   std::int64_t rate_window_start_ms_ = 0;
   std::uint64_t rate_window_taken_ = 0;
-  bool waiting_for_block_ = false;
   bool want_write_ = false;
   bool resume_queued_ = false;  ///< its token is in ctx.resume
   /// The socket may hold unread input: false once a read came back short or
@@ -239,41 +200,21 @@ class Connection {
   bool close_after_response_ = false;
   char client_[64] = {};
 
-  // The request head(s) received; pipelined requests wait here.
-  std::unique_ptr<char[]> input_;
-  std::size_t input_capacity_ = 0;
-  std::size_t input_length_ = 0;
+  InputBuffer input_;
   std::size_t request_length_ = 0;  ///< bytes of input_ the request used
   Request request_;
   std::string open_path_;
 
-  // The response: from file_ through the read-ahead window, or from a
-  // cached copy of the whole file.
-  UniqueFd file_;
-  std::shared_ptr<const CachedBytes> cached_body_;
-  bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
-  /// Reads of file_ wait until a helper loaded its block map, so that
-  /// io_submit() cannot wait for the disk to map them (see LoadBlockMap).
-  enum class BlockMap { kInMemory, kToLoad, kLoading };
-  BlockMap block_map_ = BlockMap::kInMemory;
-  /// Where file_'s extents end: each read stays inside one, so that it is
-  /// one block-layer request (see ReadsInFlightShare).
-  ExtentMap extents_;
+  // The response: the file's bytes through the read window, or a cached
+  // copy of the whole file; the sender sends them after the head.
+  ReadWindow window_;
+  CachedBody cached_body_;
+  ResponseSender sender_;
   FileStatus file_status_;
   /// When file_status_ was read: a cache entry filled from this response
   /// counts its validity from then, not from when the read completed.
   std::int64_t status_ms_ = 0;
-  ResponseLayout layout_;
-  std::uint64_t head_length_ = 0;    ///< bytes of the response head
-  std::uint64_t response_sent_ = 0;  ///< bytes of this response sent
-  std::size_t piece_index_ = 0;      ///< the piece being sent
-  std::uint64_t piece_done_ = 0;     ///< bytes of it sent
-  std::size_t file_piece_ = 0;       ///< the file piece the window reads for
-  std::uint64_t read_offset_ = 0;    ///< next aligned offset to read
-  std::unique_ptr<Slot[]> window_;   ///< a ring of --read-ahead slots
-  std::size_t window_capacity_ = 0;
-  std::size_t window_head_ = 0;
-  std::size_t window_count_ = 0;
+  bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
   char boundary_[24] = {};
 };
 

@@ -24,7 +24,6 @@
 namespace ferry {
 namespace {
 
-constexpr std::size_t kSignalBatch = 64;
 constexpr char kBusyResponse[] =
     "HTTP/1.1 503 Service Unavailable\r\nServer: ferry\r\n"
     "Content-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
@@ -89,48 +88,47 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       pool_(config.block_size, BlockCount(config)),
       reads_(BlockCount(config)),
       aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
-      signals_(DaemonSignals()),
-      epoll_(static_cast<int>(
-          CheckCall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"))),
+      loop_(DaemonSignals(), DescriptorLimit()),
       helpers_(config.helper_threads, root_, tid_),
       cache_(config.file_cache == 0 ? nullptr
                                     : std::make_unique<FileCache>(
                                           config.file_cache, config.block_size,
                                           config.file_cache_validity.count(),
                                           DescriptorLimit() / 8)),
+      io_{.pool = pool_,
+          .aio = aio_,
+          .reads = reads_,
+          .helpers = helpers_,
+          .counters = counters,
+          .waiting = waiting_,
+          .reclaim_wanted = false,
+          .max_request_bytes = queue_.max_request_bytes,
+          .nowait_reads = true},
       ctx_{.config = config,
            .root = root_,
            .mime = mime_,
-           .pool = pool_,
-           .aio = aio_,
-           .reads = reads_,
-           .helpers = helpers_,
            .cache = cache_.get(),
+           .helpers = helpers_,
            .counters = counters,
-           .waiting = waiting_,
+           .io = io_,
            .resume = resume_,
-           .reclaim_wanted = false,
            .limits = {.max_request_line = config.max_request_line,
                       .max_header_bytes = config.max_header_bytes,
                       .max_headers = config.max_headers},
            .access_log = LogRing::AccessLogEnabled(),
            .access_log_format = ParseAccessLogFormat(config.access_log_format),
-           .max_request_bytes = queue_.max_request_bytes,
-           .nowait_reads = true,
            .now_ms = 0,
            .now_sec = 0,
            .stopping = false},
       connections_(config.max_connections),
       listeners_(std::move(listeners)),
-      master_channel_(std::move(master_channel)),
-      by_fd_(DescriptorLimit(), 0) {
-  Watch(signals_.fd(), kSignalTag, EPOLLIN);
-  Watch(aio_.event_fd(), kAioTag, EPOLLIN);
-  if (master_channel_) Watch(master_channel_.get(), kChannelTag, EPOLLIN);
+      master_channel_(std::move(master_channel)) {
+  loop_.Watch(aio_.event_fd(), kAioTag, EPOLLIN);
+  if (master_channel_) loop_.Watch(master_channel_.get(), kChannelTag, EPOLLIN);
   for (WorkerListener& listener : listeners_) {
-    int fd = listener.fd.get();
-    if (!listener.shared) ArmSocketSignals(fd, SocketSignal(), tid_);
-    by_fd_[fd] = kListenerTag;
+    if (listener.shared) continue;
+    ArmSocketSignals(listener.fd.get(), SocketSignal(), tid_);
+    loop_.Map(listener.fd.get(), kListenerTag);
   }
   WatchSharedListeners(true);
   timer_ =
@@ -145,25 +143,15 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
 
 Worker::~Worker() = default;
 
-void Worker::Watch(int fd, std::uint64_t tag, std::uint32_t events) {
-  epoll_event event{};
-  event.events = events;
-  event.data.u64 = tag;
-  CheckCall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event), "epoll_ctl");
-}
-
 void Worker::WatchSharedListeners(bool watch) {
   for (WorkerListener& listener : listeners_) {
     int fd = listener.fd.get();
     if (!listener.shared || fd < 0) continue;
     if (watch) {
       // Every worker waits on a shared socket; EPOLLEXCLUSIVE wakes one.
-      Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
+      loop_.Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
     } else {
-      // GOTCHA: closing our fd would not do: the epoll set keeps a socket
-      // that the master and the other workers still hold open (epoll(7),
-      // "Will closing a file descriptor cause it to be removed...").
-      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+      loop_.Unwatch(fd);  // before we close our copy: see Unwatch()
     }
   }
 }
@@ -180,14 +168,13 @@ int Worker::Run() {
           std::strerror(-error));
     }
   }
-  ctx_.now_ms = MonotonicMillis();
-  ctx_.now_sec = std::time(nullptr);
+  loop_.UpdateTime();
+  TakeTime();
   // Connections may have queued before this worker existed: accept them
   // now, since they will raise no signal of their own.
   for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
   aio_.Submit();
   Set(counters_.accepting, 1);
-  epoll_event events[16];
   for (;;) {
     if (stopping_ &&
         (connections_.live() == 0 || ctx_.now_ms >= stop_deadline_ms_))
@@ -203,27 +190,14 @@ int Worker::Run() {
     // No sleeping while a waiter could have a block: nothing would wake it.
     assert(timeout == 0 || waiting_.empty() || pool_.free_count() == 0 ||
            aio_.Capacity() == 0);
-    int n = epoll_wait(epoll_.get(), events, 16, timeout);
-    if (n < 0 && errno != EINTR) ThrowSystemError(errno, "epoll_wait");
-    std::int64_t woke_us = MonotonicMicros();
-    ctx_.now_ms = woke_us / 1000;
-    ctx_.now_sec = std::time(nullptr);
-    for (int i = 0; i < n; ++i) {
-      std::uint64_t tag = events[i].data.u64;
-      if (tag == kSignalTag) {
-        DrainSignals();
-      } else if (tag == kChannelTag) {
-        OnMasterMessage();
-      } else if (tag != kAioTag) {
-        AcceptAll(static_cast<int>(tag));
-      }
-    }
+    // The clock is the loop's: set before any event is handled.
+    loop_.Wait(timeout, *this);
     ReapReads();
     TakeHelperResults();
     ResumeTurns();
     WakeWaiters();  // last: everything above may have released blocks
     aio_.Submit();
-    CountIteration(MonotonicMicros() - woke_us);
+    CountIteration(MonotonicMicros() - loop_.woke_us());
   }
   Set(counters_.log_dropped, LogRing::Dropped());
   if (connections_.live() > 0) {
@@ -231,6 +205,88 @@ int Worker::Run() {
         connections_.live());
   }
   return 0;
+}
+
+// ---- After the wait ---------------------------------------------------------
+// Completed reads and opens are handed to their connections through the
+// continuation table (a connection that left meanwhile gets nothing; its
+// block goes back to the pool), then the connections that yielded their
+// turn, then those waiting for a block. Run() calls them in this order.
+
+void Worker::ReapReads() {
+  if (aio_.in_flight() == 0 && !aio_.HasRejected()) return;
+  aio_.Reap(&completions_);
+  Bump(counters_.aio_completed, completions_.size());
+  for (const AioCompletion& done : completions_) {
+    std::uint32_t block = reads_.BlockOf(done.read);
+    if (!Deliver(done.read->token(), [&](Connection& c) {
+          c.OnReadDone(block, done.result, ctx_);
+        })) {
+      pool_.Release(block);  // the client left while the read was in flight
+    }
+  }
+}
+
+void Worker::TakeHelperResults() {
+  helpers_.TakeCompleted(&finished_jobs_);
+  for (HelperJob& job : finished_jobs_) {
+    switch (job.kind) {
+      case HelperJob::Kind::kRead:
+        Bump(counters_.helper_reads);
+        if (!Deliver(job.token, [&](Connection& c) {
+              c.OnReadDone(job.block, job.result, ctx_);
+            })) {
+          pool_.Release(job.block);  // the client left meanwhile
+        }
+        break;
+      case HelperJob::Kind::kLoadBlockMap:
+        Bump(counters_.block_maps);
+        Deliver(job.token, [&](Connection& c) {
+          c.OnBlockMapLoaded(std::move(job.extents), ctx_);
+        });
+        break;
+      case HelperJob::Kind::kOpen:
+        // A connection that is gone leaves the opened fd to close with the
+        // job.
+        Deliver(job.token, [&](Connection& c) {
+          c.OnOpenDone(std::move(job.opened), ctx_);
+        });
+        break;
+    }
+  }
+  finished_jobs_.clear();
+}
+
+void Worker::WakeWaiters() {
+  ServeWaiters();
+  // Every block is held while a connection waits: take back the blocks of
+  // connections whose clients stopped reading (they have a socket buffer's
+  // worth queued in the kernel), so that they cannot starve the others.
+  if (io_.reclaim_wanted && !waiting_.empty() && pool_.free_count() == 0) {
+    connections_.ForEach([&](std::uint64_t, Connection& connection) {
+      if (connection.Stalled()) connection.ReclaimBlocks(ctx_);
+    });
+    ServeWaiters();
+  }
+  io_.reclaim_wanted = false;
+}
+
+void Worker::ServeWaiters() {
+  while (!waiting_.empty() && pool_.free_count() > 0 && aio_.Capacity() > 0) {
+    std::uint64_t token = waiting_.front();
+    waiting_.pop_front();
+    Deliver(token, [&](Connection& c) { c.OnBlockAvailable(ctx_); });
+  }
+}
+
+void Worker::ResumeTurns() {
+  // Only those queued before now: one that yields again waits for the next
+  // iteration, after the events that arrive meanwhile.
+  resume_taken_.swap(resume_);
+  for (std::uint64_t token : resume_taken_) {
+    Deliver(token, [&](Connection& c) { c.ResumeTurn(ctx_); });
+  }
+  resume_taken_.clear();
 }
 
 void Worker::CountIteration(std::int64_t micros) {
@@ -244,31 +300,32 @@ void Worker::CountIteration(std::int64_t micros) {
   Bump(counters_.loop_iterations);
 }
 
-void Worker::DrainSignals() {
-  signalfd_siginfo batch[kSignalBatch];
-  for (;;) {
-    std::size_t n = signals_.Read(batch, kSignalBatch);
-    for (std::size_t i = 0; i < n; ++i) {
-      const signalfd_siginfo& info = batch[i];
-      int signo = static_cast<int>(info.ssi_signo);
-      if (signo == SocketSignal()) {
-        // Anyone of our user may queue this signal; only the kernel's count.
-        if (IsKernelSocketSignal(info)) {
-          OnSocketSignal(info.ssi_fd,
-                         static_cast<std::uint32_t>(info.ssi_band));
-        }
-      } else if (signo == kOverflowSignal) {
-        Rescan();
-      } else if (signo == TimerSignal()) {
-        OnTick();
-      } else if (signo == SIGTERM || signo == SIGINT) {
-        BeginShutdown();
-      }
-      // kDoorbellSignal: nothing to do here; the loop takes helper results
-      // on every iteration anyway.
-    }
-    if (n < kSignalBatch) return;
+// The loop's clock, taken when its wait ended, for the connections.
+void Worker::TakeTime() {
+  ctx_.now_ms = loop_.now_ms();
+  ctx_.now_sec = loop_.now_sec();
+}
+
+void Worker::OnWatchedReady(std::uint64_t tag) {
+  TakeTime();
+  if (tag == kChannelTag) {
+    OnMasterMessage();
+  } else if (tag != kAioTag) {  // AIO completions are reaped after the wait
+    AcceptAll(static_cast<int>(tag));  // a shared listener
   }
+}
+
+void Worker::OnSignal(int signo) {
+  TakeTime();
+  if (signo == kOverflowSignal) {
+    Bump(counters_.overflow_rescans);  // the loop rescans next
+  } else if (signo == TimerSignal()) {
+    OnTick();
+  } else if (signo == SIGTERM || signo == SIGINT) {
+    BeginShutdown();
+  }
+  // kDoorbellSignal: nothing to do here; the loop takes helper results on
+  // every iteration anyway.
 }
 
 void Worker::OnMasterMessage() {
@@ -281,22 +338,21 @@ void Worker::OnMasterMessage() {
     }
     if (error != -EAGAIN) {
       // The master is gone (PR_SET_PDEATHSIG stops us) or the channel broke.
-      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, master_channel_.get(), nullptr);
+      loop_.Unwatch(master_channel_.get());
       master_channel_.Reset();
     }
     return;
   }
 }
 
-void Worker::OnSocketSignal(int fd, std::uint32_t band) {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
-  std::uint64_t token = by_fd_[fd];
-  if (token == kListenerTag) {
+void Worker::OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) {
+  TakeTime();
+  if (tag == kListenerTag) {
     AcceptAll(fd);
     return;
   }
-  // A stale signal (the fd was closed since) finds nobody.
-  Deliver(token, [&](Connection& c) { c.OnSocketEvent(band, ctx_); });
+  // A stale signal (the connection is gone) finds nobody.
+  Deliver(tag, [&](Connection& c) { c.OnSocketEvent(band, ctx_); });
 }
 
 void Worker::AcceptAll(int listener) {
@@ -323,8 +379,7 @@ void Worker::AcceptAll(int listener) {
       return;
     }
     UniqueFd socket(fd);
-    if (static_cast<std::size_t>(fd) >= by_fd_.size() ||
-        connections_.live() >= connections_.capacity()) {
+    if (!loop_.Mappable(fd) || connections_.live() >= connections_.capacity()) {
       Bump(counters_.rejected);
       (void)!send(fd, kBusyResponse, sizeof kBusyResponse - 1, MSG_NOSIGNAL);
       continue;
@@ -341,7 +396,7 @@ void Worker::AcceptAll(int listener) {
     Connection* connection = nullptr;
     std::uint64_t token = connections_.Add(
         &connection, [] { return std::make_unique<Connection>(); });
-    by_fd_[fd] = token;
+    loop_.Map(fd, token);
     Bump(counters_.accepted);
     Set(counters_.open_connections, connections_.live());
     connection->Start(std::move(socket), token, ClientAddress(peer), ctx_);
@@ -350,34 +405,10 @@ void Worker::AcceptAll(int listener) {
 }
 
 void Worker::ForgetIfClosed(std::uint64_t token, Connection* connection) {
-  if (connection == nullptr || connection->socket_fd() < 0 ||
-      connection->state() != Connection::State::kClosed) {
-    return;
-  }
-  by_fd_[connection->socket_fd()] = 0;
-  connection->ReleaseSocket();
+  if (connection->state() != Connection::State::kClosed) return;
+  loop_.Unmap(connection->socket_fd(), token);
   connections_.Remove(token);
   Set(counters_.open_connections, connections_.live());
-}
-
-void Worker::Rescan() {
-  // GOTCHA: the realtime signal queue overflowed (RLIMIT_SIGPENDING), so
-  // some socket signals were lost and the kernel sent SIGIO instead
-  // (fcntl(2), F_SETSIG). poll() every socket we own and act on what it says.
-  Bump(counters_.overflow_rescans);
-  std::vector<pollfd>& fds = rescan_fds_;  // kept: a flood overflows often
-  fds.clear();
-  for (const WorkerListener& listener : listeners_) {
-    if (!listener.shared) fds.push_back({listener.fd.get(), POLLIN, 0});
-  }
-  connections_.ForEach([&](std::uint64_t, Connection& connection) {
-    fds.push_back({connection.socket_fd(), POLLIN | POLLOUT, 0});
-  });
-  if (poll(fds.data(), fds.size(), 0) <= 0) return;
-  for (const pollfd& fd : fds) {
-    if (fd.revents != 0)
-      OnSocketSignal(fd.fd, static_cast<std::uint32_t>(fd.revents));
-  }
 }
 
 void Worker::OnTick() {
@@ -398,7 +429,7 @@ void Worker::BeginShutdown() {
   stop_deadline_ms_ = ctx_.now_ms + config_.shutdown_timeout.count();
   if (!accept_paused_) WatchSharedListeners(false);
   for (WorkerListener& listener : listeners_) {
-    by_fd_[listener.fd.get()] = 0;
+    loop_.Unmap(listener.fd.get(), kListenerTag);
     listener.fd.Reset();  // our copy; the master still holds the socket
   }
   Set(counters_.accepting, 0);

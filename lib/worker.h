@@ -2,7 +2,6 @@
 // One worker process: its loop and everything the loop owns (DESIGN.md,
 // "One worker's loop").
 
-#include <poll.h>
 #include <sys/epoll.h>
 
 #include <cstdint>
@@ -19,6 +18,7 @@
 #include "continuation_table.h"
 #include "counters.h"
 #include "document_root.h"
+#include "event_loop.h"
 #include "file_cache.h"
 #include "helper_pool.h"
 #include "interval_timer.h"
@@ -34,11 +34,11 @@ struct WorkerListener {
   bool shared = false;  ///< waited on with EPOLLEXCLUSIVE, not signal-driven
 };
 
-/// The worker: one thread's loop whose only wait point is epoll_wait on the
-/// signalfd, the AIO eventfd and (only) shared listeners. Client sockets and
-/// own listeners are signal-driven. Runs until SIGTERM/SIGINT and the
-/// graceful stop that follows.
-class Worker {
+/// The worker: one thread's EventLoop whose only wait point is epoll_wait
+/// on the signalfd, the AIO eventfd and (only) shared listeners. Client
+/// sockets and own listeners are signal-driven. Runs until SIGTERM/SIGINT
+/// and the graceful stop that follows.
+class Worker final : private EventLoop::Handler {
  public:
   /// Sets everything up (pool, AIO context, helpers, timer) around `root`,
   /// opened by the caller (before dropping privileges), with the MIME table
@@ -55,12 +55,15 @@ class Worker {
   int Run();
 
  private:
-  void DrainSignals();
+  // EventLoop::Handler: what a wait brings.
+  void OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) override;
+  void OnWatchedReady(std::uint64_t tag) override;
+  void OnSignal(int signo) override;
+
+  void TakeTime();
   void OnMasterMessage();
   void CountIteration(std::int64_t micros);
-  void OnSocketSignal(int fd, std::uint32_t band);
   void AcceptAll(int listener);
-  void Rescan();
   void OnTick();
   void BeginShutdown();
   void ReapReads();
@@ -89,13 +92,12 @@ class Worker {
       ForgetIfClosed(token, &connection);
     });
   }
-  void Watch(int fd, std::uint64_t tag, std::uint32_t events);
   /// Adds the shared listeners to the epoll set, or takes them out while
   /// accept is paused or the worker stops: epoll reports a backlog we do
   /// not accept from on every epoll_wait (level-triggered), a busy loop.
   void WatchSharedListeners(bool watch);
 
-  static constexpr std::uint64_t kSignalTag = UINT64_MAX;
+  // Tags beside connection tokens (which are never this large).
   static constexpr std::uint64_t kAioTag = UINT64_MAX - 1;
   static constexpr std::uint64_t kListenerTag = UINT64_MAX - 2;
   static constexpr std::uint64_t kChannelTag = UINT64_MAX - 3;
@@ -109,22 +111,20 @@ class Worker {
   BufferPool pool_;
   BlockReads reads_;
   AioContext aio_;
-  SignalFd signals_;
-  UniqueFd epoll_;
+  EventLoop loop_;
   HelperPool helpers_;
   std::unique_ptr<FileCache> cache_;
-  std::deque<std::uint64_t> waiting_;
+  std::deque<std::uint64_t> waiting_;        ///< see ReadServices::waiting
   std::vector<std::uint64_t> resume_;        ///< see ServingContext::resume
   std::vector<std::uint64_t> resume_taken_;  ///< this iteration's share
+  ReadServices io_;
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;
   std::vector<WorkerListener> listeners_;
   UniqueFd master_channel_;
-  std::vector<std::uint64_t> by_fd_;  ///< fd -> connection token / listener tag
   std::unique_ptr<IntervalTimer> timer_;
   std::vector<AioCompletion> completions_;
   std::vector<HelperJob> finished_jobs_;
-  std::vector<pollfd> rescan_fds_;
   bool accept_paused_ = false;
   bool stopping_ = false;
   std::int64_t stop_deadline_ms_ = 0;
