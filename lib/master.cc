@@ -1,6 +1,7 @@
 #include "master.h"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -16,7 +17,6 @@
 #include "aio_context.h"
 #include "counters.h"
 #include "document_root.h"
-#include "fd_channel.h"
 #include "interval_timer.h"
 #include "listeners.h"
 #include "log.h"
@@ -26,11 +26,13 @@
 #include "service_manager.h"
 #include "signals.h"
 #include "system_error.h"
+#include "worker.h"
 
 namespace ferry {
 namespace {
 
 constexpr std::int64_t kKillGraceMillis = 5000;
+constexpr std::int64_t kReloadSwitchMillis = 5000;
 
 void RaiseDescriptorLimit() {
   rlimit limit{};
@@ -42,6 +44,16 @@ void RaiseDescriptorLimit() {
 }
 
 }  // namespace
+
+Master::Master(Config config, int argc, const char* const* argv)
+    : config_(std::move(config)),
+      argc_(argc),
+      argv_(argv),
+      workers_(WorkerCount(config_)),
+      counters_(2 * std::size_t{workers_}),
+      processes_(workers_, counters_, [this](unsigned slot, UniqueFd channel) {
+        RunWorker(slot, std::move(channel));
+      }) {}
 
 void Master::OpenListeners() {
   int inherited = listeners_.TakeInherited();
@@ -72,14 +84,7 @@ void Master::ReopenAccessLog() {
     return;
   }
   access_log_.Reset(fd);
-  const UniqueFd& file = access_log_;
-  for (unsigned i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].pid <= 0) continue;
-    if (int error = SendFd(slots_[i].channel.get(), file.get())) {
-      Log(LogLevel::kError, "passing the access log to worker %u: %s",
-          i % workers_, std::strerror(-error));
-    }
-  }
+  processes_.SendToAll(access_log_.get(), "the access log");
   Log(LogLevel::kNotice, "reopened the access log %s",
       config_.access_log.c_str());
 }
@@ -87,7 +92,7 @@ void Master::ReopenAccessLog() {
 int Master::Run() {
   StartUp();
   std::vector<pollfd> pfds;
-  while (!stopping_ || AnyAlive()) {
+  while (!stopping_ || processes_.AnyAlive()) {
     WaitForEvents(&pfds);
     TakeSignals();
     std::int64_t now = MonotonicMillis();
@@ -133,7 +138,7 @@ void Master::StartUp() {
         config_.user.c_str(), kFallbackUser, config_.user.c_str());
   }
   signals_.emplace(DaemonSignals());
-  for (unsigned i = 0; i < workers_; ++i) StartWorker(i);
+  processes_.StartAll();
   Log(LogLevel::kNotice,
       "ferryd %s serving %s with %u worker%s (block-size %lluK, read-ahead "
       "%u, buffer-memory %lluM, file-cache %lluM, queue-depth %u, "
@@ -185,7 +190,7 @@ void Master::TakeSignals() {
 void Master::OnSignal(std::uint32_t signo) {
   switch (signo) {
     case SIGCHLD:
-      ReapChildren();
+      processes_.ReapChildren(stopping_);
       break;
     case SIGTERM:
     case SIGINT:
@@ -209,19 +214,12 @@ void Master::OnSignal(std::uint32_t signo) {
 // Workers still running past the graceful stop's deadline are killed.
 void Master::KillStragglers(std::int64_t now) {
   if (!stopping_ || now < stop_deadline_ms_) return;
-  for (const Slot& slot : slots_) {
-    if (slot.pid > 0) kill(slot.pid, SIGKILL);
-  }
+  processes_.KillAll();
   stop_deadline_ms_ = INT64_MAX;
 }
 
 void Master::RestartDueWorkers(std::int64_t now) {
-  if (stopping_) return;
-  for (unsigned i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].restart_at_ms != 0 && now >= slots_[i].restart_at_ms) {
-      StartWorker(i);
-    }
-  }
+  if (!stopping_) processes_.RestartDue(now);
 }
 
 void Master::UpdateStatus() {
@@ -235,48 +233,28 @@ void Master::Stop() {
   stopping_ = true;
   Notify("STOPPING=1");
   Log(LogLevel::kNotice, "stopping");
-  for (Slot& slot : slots_) {
-    slot.retiring = true;
-    slot.restart_at_ms = 0;
-    if (slot.pid > 0) kill(slot.pid, SIGTERM);
-  }
+  processes_.StopAll();
 }
 
 void Master::PingWatchdogIfAlive(std::int64_t now) {
   if (config_.watchdog_interval.count() == 0 || now < next_ping_ms_) return;
   // Ping only when every serving worker's loop has ticked since the last
   // ping: a stuck loop must make systemd restart us.
-  for (unsigned i = 0; i < slots_.size(); ++i) {
-    const Slot& slot = slots_[i];
-    if (slot.pid <= 0 || slot.retiring) continue;
-    std::uint64_t beat =
-        counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
-    // A worker started within the last interval may not have ticked yet.
-    bool new_worker = now - slot.started_ms < config_.watchdog_interval.count();
-    if (beat == slot.heartbeat_seen && !new_worker) {
-      if (!withheld_) {
-        Log(LogLevel::kWarning,
-            "worker %u (pid %d) has not ticked; withholding the watchdog ping",
-            i % workers_, slot.pid);
-        withheld_ = true;
-      }
-      return;
+  auto [stuck, pid] =
+      processes_.FirstStuck(now, config_.watchdog_interval.count());
+  if (stuck >= 0) {
+    if (!withheld_) {
+      Log(LogLevel::kWarning,
+          "worker %d (pid %d) has not ticked; withholding the watchdog ping",
+          stuck, pid);
+      withheld_ = true;
     }
+    return;
   }
-  for (unsigned i = 0; i < slots_.size(); ++i) {
-    slots_[i].heartbeat_seen =
-        counters_.worker(i).heartbeat.load(std::memory_order_relaxed);
-  }
+  processes_.MarkHeartbeats();
   withheld_ = false;
   Notify("WATCHDOG=1");
   next_ping_ms_ = now + config_.watchdog_interval.count() / 2;
-}
-
-bool Master::AnyAlive() const {
-  for (const Slot& slot : slots_) {
-    if (slot.pid > 0) return true;
-  }
-  return false;
 }
 
 std::string Master::StatusLine() const {
@@ -290,6 +268,99 @@ std::string Master::StatusLine() const {
   return std::to_string(workers_) + " workers, " + std::to_string(open) +
          " connections, " + std::to_string(requests) + " requests, " +
          std::to_string(bytes >> 20) + " MiB sent";
+}
+
+void Master::RunWorker(unsigned slot, UniqueFd channel) {
+  prctl(PR_SET_NAME, "ferry-worker");
+  signals_.reset();
+  processes_.CloseChannels();
+  std::vector<WorkerListener> mine;
+  for (const Listener& listener : listeners_.all()) {
+    if (listener.shared || listener.worker == slot % workers_) {
+      mine.push_back({UniqueFd(dup(listener.fd.get())), listener.shared});
+    }
+  }
+  listeners_ = ListenerSet();  // close every socket that is not ours
+  metrics_.reset();            // its scrapers' sockets too
+  metrics_listener_ = ListenerSet();
+  int status = 0;
+  try {
+    DocumentRoot root(config_.root);
+    // The master's descriptor: a worker re-forked after someone swapped
+    // the log file for a symlink must not open it again as root.
+    UniqueFd access_file = std::move(access_log_);
+    DropPrivileges(credentials_);  // before any thread exists
+    // A worker outlives no master: if the master dies, SIGTERM stops it.
+    // (Set after the credentials change, which clears it.)
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid_) _exit(0);  // the master died already
+    LogRing log_ring(4096, config_.access_log, std::move(access_file));
+    Worker worker(config_, std::move(root), mime_, std::move(mine),
+                  std::move(channel), counters_.worker(slot));
+    status = worker.Run();
+  } catch (const std::exception& error) {
+    Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
+    status = 1;
+  }
+  _exit(status);
+}
+
+void Master::Reload() {
+  Notify("RELOADING=1");
+  try {
+    Config next = ReloadConfig(argc_, argv_);
+    if (next.workers != config_.workers) {
+      Log(LogLevel::kWarning,
+          "reload: --workers cannot change without a restart");
+      next.workers = config_.workers;
+    }
+    bool listen_changed = next.listen.size() != config_.listen.size();
+    for (std::size_t i = 0; !listen_changed && i < next.listen.size(); ++i) {
+      listen_changed = next.listen[i].text != config_.listen[i].text;
+    }
+    if (listen_changed) {
+      Log(LogLevel::kWarning,
+          "reload: --listen cannot change without a restart");
+    }
+    next.listen = config_.listen;
+    next.listen_given = config_.listen_given;
+    if (next.metrics_listen.text != config_.metrics_listen.text) {
+      Log(LogLevel::kWarning,
+          "reload: --metrics-listen cannot change without a restart");
+      next.metrics_listen = config_.metrics_listen;
+    }
+    next.watchdog_interval = config_.watchdog_interval;
+    CheckConfig(next);
+    UniqueFd access_log = OpenAccessLog(next, credentials_);
+    if (processes_.Switching()) {
+      throw ConfigError("the previous reload's workers are still finishing");
+    }
+    config_ = std::move(next);
+    access_log_ = std::move(access_log);
+    if (metrics_) metrics_->Allow(AddressList::Parse(config_.metrics_allow));
+    SetLogLevel(ParseLogLevel(config_.log_level));
+    mime_ = MimeTypes();
+    mime_.LoadFile(config_.mime_types);
+    processes_.SwitchGeneration();  // the new workers fork with all of that
+    reload_deadline_ms_ = MonotonicMillis() + kReloadSwitchMillis;
+    return;  // READY=1 once the new workers took over
+  } catch (const std::exception& error) {
+    Log(LogLevel::kError,
+        "reload failed, keeping the running configuration: %s", error.what());
+  }
+  Notify("READY=1\nSTATUS=" + StatusLine());
+}
+
+void Master::FinishReloadWhenSwitched(std::int64_t now) {
+  if (reload_deadline_ms_ == 0) return;
+  bool switched = processes_.Switched();
+  if (!switched && now < reload_deadline_ms_) return;
+  if (!switched) {
+    Log(LogLevel::kWarning, "reload: workers were slow to switch over");
+  }
+  reload_deadline_ms_ = 0;
+  Log(LogLevel::kNotice, "reloaded the configuration");
+  Notify("READY=1\nSTATUS=" + StatusLine());
 }
 
 void CheckConfig(const Config& config) {

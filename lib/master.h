@@ -1,9 +1,7 @@
 #pragma once
-// The master process: listeners, the worker processes it forks and
-// re-forks, control signals, systemd notifications. It never touches a
-// client. Its steps live in master.cc (start-up, the control loop,
-// systemd) and master_workers.cc (forking, reaping and reloading the
-// workers).
+// The master process: listeners, the worker processes (WorkerProcesses
+// forks and re-forks them), control signals, reloads, systemd
+// notifications. It never touches a client.
 
 #include <poll.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "service_manager.h"
 #include "signals.h"
 #include "unique_fd.h"
+#include "worker_processes.h"
 
 namespace ferry {
 
@@ -40,31 +39,14 @@ int RunMaster(const Config& config, int argc, const char* const* argv);
 /// ConfigError naming the flag and the reason.
 UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials);
 
-/// The master's state: worker processes by index, in two generations so
-/// that a reload's new workers write other counters than the old ones that
-/// are still finishing (every counter keeps a single writer).
+/// The master: its control loop as named phases (Run).
 class Master {
  public:
-  Master(Config config, int argc, const char* const* argv)
-      : config_(std::move(config)),
-        argc_(argc),
-        argv_(argv),
-        workers_(WorkerCount(config_)),
-        counters_(2 * std::size_t{workers_}),
-        slots_(2 * std::size_t{workers_}) {}
+  Master(Config config, int argc, const char* const* argv);
 
   int Run();
 
  private:
-  struct Slot {
-    pid_t pid = 0;
-    std::uint64_t heartbeat_seen = 0;  ///< at the last watchdog ping
-    bool retiring = false;  ///< told to stop (old generation, or shutdown)
-    std::int64_t started_ms = 0;
-    std::int64_t restart_at_ms = 0;  ///< 0: no restart pending
-    UniqueFd channel;  ///< the master's end of the worker's FdChannel
-  };
-
   // Run()'s phases, in order.
   void StartUp();
   void WaitForEvents(std::vector<pollfd>* pfds);
@@ -76,13 +58,10 @@ class Master {
 
   void OpenListeners();
   void ReopenAccessLog();
-  void StartWorker(unsigned slot);
   [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
-  void ReapChildren();
   void Reload();
   void FinishReloadWhenSwitched(std::int64_t now);
   void Stop();
-  bool AnyAlive() const;
   void Notify(const std::string& state) const { NotifyServiceManager(state); }
   std::string StatusLine() const;
   void PingWatchdogIfAlive(std::int64_t now);
@@ -91,12 +70,12 @@ class Master {
   int argc_;
   const char* const* argv_;
   unsigned workers_;
-  unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
   ListenerSet listeners_;
   ListenerSet metrics_listener_;  ///< --metrics-listen: the master's own
+  /// Two generations' worth (see WorkerProcesses).
   CountersPage counters_;
   std::optional<MetricsServer> metrics_;  ///< with its scrapers, if any
-  std::vector<Slot> slots_;
+  WorkerProcesses processes_;
   std::optional<SignalFd> signals_;
   Credentials credentials_;
   /// The access log file, opened by the master (never by a worker, never
