@@ -29,27 +29,6 @@ void CountStatus(int status, WorkerCounters& counters) {
   }
 }
 
-int StatusForOpenError(int error) {
-  switch (error) {
-    case ENOENT:
-    case ENOTDIR:
-    case EXDEV:  // RESOLVE_BENEATH: the path tried to leave the root
-    case ELOOP:  // a symlink loop, or a magic link
-    case ENAMETOOLONG:
-      return 404;
-    case EACCES:
-    case EPERM:
-    case ENXIO:
-      return 403;
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 }  // namespace
 
 void Connection::Start(UniqueFd socket, std::uint64_t token,
@@ -219,7 +198,7 @@ void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
 
 void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   if (opened.error != 0) {
-    int status = StatusForOpenError(-opened.error);
+    int status = StatusForOpenError(opened.error);
     // nginx answers 403 for a directory without an index; we do the same
     // only when the directory's own lookup is cached (it just was, unless
     // it does not exist).
@@ -242,19 +221,9 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
       break;
     case FileStatus::Type::kDirectory:
       if (!request_.directory_form) {
-        // From the decoded, normalised path, encoded again: never the raw
-        // target, whose "//host/..." a browser would follow off-site.
-        std::string& location = open_path_;  // reused as scratch
-        location.assign(1, '/');
-        AppendPercentEncodedPath(request_.path, &location);
-        location += '/';
-        if (!request_.query.empty()) {
-          location += '?';
-          location += request_.query;
-        }
         bool keep = request_.keep_alive && !ctx.stopping;
-        BuildStatusResponse(301, request_.method == Method::kHead, ctx.now_sec,
-                            keep, location, 0, &sender_.layout());
+        BuildDirectoryRedirect(request_, ctx.now_sec, keep, &open_path_,
+                               &sender_.layout());
         close_after_response_ = !keep;
         StartResponse(ctx);
         return;
@@ -309,8 +278,9 @@ void Connection::RespondStatus(int status, bool close, ServingContext& ctx) {
 void Connection::StartResponse(ServingContext& ctx) {
   state_ = State::kStreaming;
   deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
-  rate_window_start_ms_ = ctx.now_ms;
-  rate_window_taken_ = 0;
+  send_rate_ =
+      SendRate(ctx.config.send_min_rate, ctx.config.send_timeout.count());
+  send_rate_.Start(ctx.now_ms);
   sender_.Start(Body());  // the window starts reading the first file piece
   OnWritable(ctx);
 }
@@ -517,11 +487,13 @@ void Connection::QueueResume(ServingContext& ctx) {
 }
 
 void Connection::OnTick(ServingContext& ctx) {
-  if (state_ == State::kStreaming && TooSlow(ctx)) {
+  if (state_ == State::kStreaming &&
+      send_rate_.TooSlow(ctx.now_ms, sender_.sent(),
+                         stream_->Unacknowledged())) {
     Bump(ctx.counters.timeouts);
     Log(LogLevel::kInfo,
         "closing %s: it took less than --send-min-rate for %" PRId64 " ms",
-        client_, ctx.now_ms - rate_window_start_ms_);
+        client_, ctx.now_ms - send_rate_.window_start_ms());
     CloseWithReset(ctx);
     return;
   }
@@ -534,13 +506,6 @@ void Connection::OnTick(ServingContext& ctx) {
   }
 }
 
-// Bytes of this response the client's TCP has acknowledged: those sent
-// less those still in our socket's send queue.
-std::uint64_t Connection::BytesTaken() const {
-  std::uint64_t queued = stream_->Unacknowledged();
-  return sender_.sent() > queued ? sender_.sent() - queued : 0;
-}
-
 // A client that does not read has a socket buffer full of our response; a
 // plain close would leave the kernel delivering it at the client's pace,
 // holding that memory after the slot is free. A reset drops it (nginx's
@@ -548,31 +513,6 @@ std::uint64_t Connection::BytesTaken() const {
 void Connection::CloseWithReset(ServingContext& ctx) {
   stream_->ResetOnClose();
   Close(ctx);
-}
-
-// The send timeout moves on any progress, so a client that takes a few
-// bytes now and then would hold its slot forever: it must also take
-// --send-min-rate on average over each --send-timeout window at whose end
-// it still has bytes of ours to take. What it took is what its TCP
-// acknowledged, not what we queued: the kernel wakes a writer only when
-// half of a large send buffer has drained, so our own sends come in bursts
-// seconds apart even for a client that reads steadily.
-bool Connection::TooSlow(ServingContext& ctx) {
-  std::int64_t window = ctx.config.send_timeout.count();
-  if (ctx.config.send_min_rate == 0 ||
-      ctx.now_ms - rate_window_start_ms_ < window) {
-    return false;
-  }
-  std::uint64_t taken = BytesTaken();
-  std::uint64_t wanted =
-      ctx.config.send_min_rate * static_cast<std::uint64_t>(window) / 1000;
-  // With nothing of ours left unacknowledged, it was the client waiting
-  // for us (the disk), not we for it.
-  bool waiting_for_client = taken < sender_.sent();
-  if (waiting_for_client && taken < rate_window_taken_ + wanted) return true;
-  rate_window_start_ms_ = ctx.now_ms;
-  rate_window_taken_ = taken;
-  return false;
 }
 
 void Connection::OnShutdown(ServingContext& ctx) {

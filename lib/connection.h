@@ -33,6 +33,7 @@
 #include "mime_types.h"
 #include "read_window.h"
 #include "response_sender.h"
+#include "send_rate.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -162,8 +163,6 @@ class Connection {
   void Close(ServingContext& ctx);
   void CloseWithReset(ServingContext& ctx);
   void EndResponse();
-  bool TooSlow(ServingContext& ctx);
-  std::uint64_t BytesTaken() const;
   void QueueResume(ServingContext& ctx);
   BodySource& Body() {
     return cached_body_.holds_bytes() ? static_cast<BodySource&>(cached_body_)
@@ -179,11 +178,7 @@ class Connection {
   std::uint64_t token_ = 0;
   State state_ = State::kClosed;
   std::int64_t deadline_ms_ = 0;
-  /// The minimum send rate (--send-min-rate) is checked per window of
-  /// --send-timeout (see TooSlow): when the window started, and how many
-  /// bytes of the response the client had taken then.
-  std::int64_t rate_window_start_ms_ = 0;
-  std::uint64_t rate_window_taken_ = 0;
+  SendRate send_rate_{0, 0};  ///< --send-min-rate, per response
   bool want_write_ = false;
   bool resume_queued_ = false;  ///< its token is in ctx.resume
   /// The socket may hold unread input: false once a read came back short or

@@ -1,12 +1,14 @@
 #include "http_response.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <limits>
 #include <optional>
 
 #include "http_date.h"
 #include "http_syntax.h"
+#include "url_encoding.h"
 
 namespace ferry {
 namespace {
@@ -426,6 +428,44 @@ std::string_view ReasonPhrase(int status) {
     if (entry.status == status) return entry.reason;
   }
   return "Unknown";
+}
+
+int StatusForOpenError(int error) {
+  switch (-error) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:  // RESOLVE_BENEATH: the path tried to leave the root
+    case ELOOP:  // a symlink loop, or a magic link
+    case ENAMETOOLONG:
+      return 404;
+    case EACCES:
+    case EPERM:
+    case ENXIO:
+      return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+void BuildDirectoryRedirect(const Request& request, std::time_t now,
+                            bool keep_alive, std::string* scratch,
+                            ResponseLayout* layout) {
+  // From the decoded, normalised path, encoded again: never the raw
+  // target, whose "//host/..." a browser would follow off-site.
+  std::string& location = *scratch;
+  location.assign(1, '/');
+  AppendPercentEncodedPath(request.path, &location);
+  location += '/';
+  if (!request.query.empty()) {
+    location += '?';
+    location += request.query;
+  }
+  BuildStatusResponse(301, request.method == Method::kHead, now, keep_alive,
+                      location, 0, layout);
 }
 
 }  // namespace ferry

@@ -91,6 +91,18 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
                          bool keep_alive, std::string_view location,
                          std::uint64_t size, ResponseLayout* layout);
 
+/// Builds the 301 that sends a directory's URL without its slash (`/a`)
+/// to the directory form (`/a/`, with the query kept). `scratch` holds the
+/// Location while it is built.
+void BuildDirectoryRedirect(const Request& request, std::time_t now,
+                            bool keep_alive, std::string* scratch,
+                            ResponseLayout* layout);
+
+/// The status that answers a failed open of the requested file, by its
+/// negative errno: 404 (no such file, or a path that left the root), 403
+/// (not allowed), 503 (out of descriptors or memory), 500 otherwise.
+int StatusForOpenError(int error);
+
 /// The reason phrase of a status ("Not Found"), "Unknown" if not known.
 std::string_view ReasonPhrase(int status);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <deque>
 #include <map>
 #include <string>
@@ -619,6 +620,34 @@ TEST_F(FileResponseTest, ReusedLayoutAllocatesNothing) {
                     &layout_);
   BuildStatusResponse(404, false, kNow, true, {}, 0, &layout_);
   EXPECT_EQ(counter.count(), 0);
+}
+
+TEST(StatusForOpenError, NamesEachErrnoClass) {
+  EXPECT_EQ(StatusForOpenError(-ENOENT), 404);
+  EXPECT_EQ(StatusForOpenError(-ENOTDIR), 404);
+  EXPECT_EQ(StatusForOpenError(-EXDEV), 404);  // left the root
+  EXPECT_EQ(StatusForOpenError(-ELOOP), 404);
+  EXPECT_EQ(StatusForOpenError(-EACCES), 403);
+  EXPECT_EQ(StatusForOpenError(-EPERM), 403);
+  EXPECT_EQ(StatusForOpenError(-EMFILE), 503);
+  EXPECT_EQ(StatusForOpenError(-ENOMEM), 503);
+  EXPECT_EQ(StatusForOpenError(-EIO), 500);
+}
+
+TEST(BuildDirectoryRedirect, EncodesThePathAndKeepsTheQuery) {
+  Request request;
+  request.method = Method::kGet;
+  request.path = "a dir//x";  // decoded: a space, and what was "%2F%2F"
+  request.query = "q=1";
+  std::string scratch;
+  ResponseLayout layout;
+  BuildDirectoryRedirect(request, kNow, true, &scratch, &layout);
+  EXPECT_EQ(layout.status, 301);
+  EXPECT_NE(layout.text.find("\r\nLocation: /a%20dir"), std::string::npos)
+      << layout.text;
+  EXPECT_NE(layout.text.find("/?q=1\r\n"), std::string::npos) << layout.text;
+  // Never a "//host" a browser would follow off-site.
+  EXPECT_EQ(layout.text.find("Location: //"), std::string::npos);
 }
 
 }  // namespace
