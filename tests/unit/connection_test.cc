@@ -753,5 +753,24 @@ TEST_F(ConnectionTest, AFileOnADirectIoFileSystemIsReadWithAio) {
   EXPECT_EQ(worker_->counters.block_maps.load(), 1u);
 }
 
+TEST_F(ConnectionTest, AHeadOfALargeFileLoadsNoBlockMap) {
+  // Nothing is read for a HEAD, so there is no block map to load; a load
+  // started anyway finishes after the response, and its extents would be
+  // taken for those of the next file the connection sends.
+  if (!SupportsDirectIo(dir_.path())) {
+    GTEST_SKIP() << dir_.path() << " refuses O_DIRECT: no block map is loaded";
+  }
+  dir_.Write("c.bin", Pattern(200 * kKiB));
+  StartWorker();
+  Connection connection;
+  Client client = Connect(connection);
+  client.Send(Head("/c.bin"));
+  Response response;
+  ASSERT_TRUE(Await(client, &response, /*head_only=*/true));
+  EXPECT_EQ(response.status, 200);
+  ASSERT_TRUE(AwaitIdle(connection));
+  EXPECT_EQ(worker_->counters.block_maps.load(), 0u);
+}
+
 }  // namespace
 }  // namespace ferry
