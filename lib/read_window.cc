@@ -63,7 +63,10 @@ void ReadWindow::Select(std::uint64_t begin, std::uint64_t end) {
 
 void ReadWindow::Fill() {
   if (!is_open()) return;
-  if (block_map_ == BlockMap::kToLoad) {
+  // Only with something to read: a HEAD or a 304 reads nothing, and a load
+  // still running when its response ends would hand its extents to the
+  // next file this window reads.
+  if (block_map_ == BlockMap::kToLoad && next_ < end_) {
     block_map_ = BlockMap::kLoading;
     services_->helpers.Submit(FileJob(HelperJob::Kind::kLoadBlockMap));
   }
