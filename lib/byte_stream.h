@@ -24,6 +24,9 @@ class ByteStream {
   /// head waiting for the file bytes sendfile() adds).
   virtual ssize_t Send(const iovec* iov, std::size_t count, bool more) = 0;
   /// Sends `length` bytes of `file` from `*offset`, advancing it.
+  /// GOTCHA: sendfile(2) has no MSG_NOSIGNAL: on a socket the client reset,
+  /// SocketStream's raises SIGPIPE, which the daemon ignores
+  /// (BlockDaemonSignals); a process that does not must do the same.
   virtual ssize_t SendFile(int file, off_t* offset, std::size_t length) = 0;
   /// No more bytes from us; the client's input can still be read.
   virtual void ShutdownWrite() = 0;

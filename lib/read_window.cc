@@ -207,11 +207,16 @@ int ReadWindow::Gather(std::uint64_t position, std::uint64_t end, iovec* iov,
   for (std::size_t i = 0; i < count_ && n < max; ++i) {
     const Slot& slot = SlotAt(i);
     if (slot.got < 0) break;
-    std::uint64_t slot_end = std::min(slot.offset + slot.length, end);
-    if (slot_end <= position) continue;
-    iov[n++] = {services_->pool.Data(slot.block) + (position - slot.offset),
-                slot_end - position};
-    position = slot_end;
+    std::uint64_t wanted_end = std::min(slot.offset + slot.length, end);
+    // A short (or failed) read filled less: what follows is not contiguous.
+    std::uint64_t filled_end = std::min(
+        wanted_end, slot.offset + static_cast<std::uint64_t>(slot.got));
+    if (filled_end > position) {
+      iov[n++] = {services_->pool.Data(slot.block) + (position - slot.offset),
+                  filled_end - position};
+      position = filled_end;
+    }
+    if (filled_end < wanted_end) break;
   }
   *complete = position >= end;
   return n;

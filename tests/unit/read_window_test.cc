@@ -405,6 +405,15 @@ TEST_F(ReadWindowTest, AFileThatShrankBeforeTheReadIsReported) {
   }
   EXPECT_EQ(ready, 1);
   EXPECT_EQ(shrank, 5);
+  // Only bytes a read filled are ever handed out: the first block's, then
+  // the 10 bytes the file still has, and nothing past the short read.
+  iovec iov[16];
+  bool complete = true;
+  int n = window.Gather(0, content_.size(), iov, 16, &complete);
+  EXPECT_FALSE(complete);
+  std::uint64_t gathered = 0;
+  for (int i = 0; i < n; ++i) gathered += iov[i].iov_len;
+  EXPECT_EQ(gathered, kBlock + 10);
 }
 
 TEST_F(ReadWindowTest, ARangePastTheEndIsReportedAsShrank) {
