@@ -9,6 +9,9 @@
 
 #include "address_list.h"
 #include "config_file.h"
+#include "file_lookup.h"
+#include "http_request.h"
+#include "path_pattern.h"
 
 namespace ferry {
 namespace {
@@ -26,6 +29,11 @@ std::string Flag(const std::string& name) { return "--" + name; }
 
 po::typed_value<std::string>* Text(const char* arg, const std::string& def) {
   return po::value<std::string>()->value_name(arg)->default_value(def);
+}
+
+/// A repeatable glob option (path_pattern.h).
+po::typed_value<std::vector<std::string>>* Patterns() {
+  return po::value<std::vector<std::string>>()->value_name("GLOB");
 }
 
 /// Options accepted both on the command line and in the config file.
@@ -76,9 +84,23 @@ po::options_description SettingOptions() {
        "most header fields in a request (1..10000); more gets 431")
       ("max-ranges", Text("N", std::to_string(d.max_ranges)),
        "most ranges in a Range header (1..10000)")
-      ("index", Text("NAME", d.index), "file served for a directory")
+      ("index", Text("NAMES", "index.html"),
+       "file names tried in order for a directory, comma-separated")
       ("allow-dotfiles", po::bool_switch(),
        "serve names that start with '.' (file: allow-dotfiles = true)")
+      ("allow-dot-path", Patterns(),
+       "serve dot paths matching GLOB too, besides /.well-known/*; "
+       "repeatable (off: no more)")
+      ("hide", Patterns(),
+       "answer 404 for paths matching GLOB (e.g. /.git/*, *.bak); repeatable "
+       "(off: hide nothing)")
+      ("fallback", Text("PATH", "off"),
+       "serve /PATH with 200 for a GET or HEAD of a missing path (an SPA's "
+       "/index.html; off: 404)")
+      ("error-page", po::value<std::vector<std::string>>()
+                         ->value_name("'CODES /PATH'"),
+       "answer CODES (404, 403, 5xx...) with the file /PATH; repeatable "
+       "(off: built-in pages)")
       ("mlock", po::bool_switch(),
        "lock the workers' memory: no page fault on the loop (file: mlock = true)")
       ("log-level", Text("LEVEL", d.log_level),
@@ -187,6 +209,58 @@ class Validator {
              FormatDuration(kMaxDuration) + " " + kDurationForms);
   }
 
+  /// A comma-separated list of plain file names.
+  std::vector<std::string> Names(const std::string& name) const {
+    const std::string text = String(name);
+    std::vector<std::string> names;
+    std::size_t start = 0;
+    for (;;) {
+      std::size_t comma = text.find(',', start);
+      std::string item = text.substr(start, comma - start);
+      if (item.empty() || item == "." || item == ".." ||
+          item.find_first_of("/ \t") != std::string::npos) {
+        Fail(name, text, "is not a comma-separated list of plain file names");
+      }
+      names.push_back(item);
+      if (comma == std::string::npos) return names;
+      start = comma + 1;
+    }
+  }
+
+  /// The values of a repeatable option; "off" alone stands for no value
+  /// (what DescribeConfig shows for the default).
+  std::vector<std::string> Repeated(const std::string& name) const {
+    if (vm_.count(name) == 0) return {};
+    auto values = vm_[name].as<std::vector<std::string>>();
+    if (values.size() == 1 && values.front() == "off") return {};
+    return values;
+  }
+
+  /// Globs on request paths (path_pattern.h), each checked.
+  std::vector<std::string> Globs(const std::string& name) const {
+    std::vector<std::string> globs = Repeated(name);
+    for (const std::string& glob : globs) {
+      std::string problem = PathPattern::Check(glob);
+      if (!problem.empty()) Fail(name, glob, problem);
+    }
+    return globs;
+  }
+
+  std::vector<std::string> ErrorPages() const {
+    std::vector<std::string> pages = Repeated("error-page");
+    for (const std::string& page : pages) {
+      try {
+        ParseErrorPage(page);
+      } catch (const ConfigError& e) {
+        const bool from_file =
+            file_ != nullptr && cli_.count("error-page") == 0;
+        throw ConfigError((from_file ? file_->Where("error-page", page) : "") +
+                          e.what());
+      }
+    }
+    return pages;
+  }
+
   std::vector<ListenAddress> Listen() const {
     std::vector<ListenAddress> addresses;
     for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
@@ -244,12 +318,19 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   }
   c.max_headers = v.Count("max-headers", 1, 10000);
   c.max_ranges = v.Count("max-ranges", 1, 10000);
-  c.index = v.String("index");
-  if (c.index.find('/') != std::string::npos || c.index == "." ||
-      c.index == "..") {
-    v.Fail("index", c.index, "is not a plain file name");
-  }
+  c.index = v.Names("index");
   c.allow_dotfiles = vm["allow-dotfiles"].as<bool>();
+  c.allow_dot_paths = v.Globs("allow-dot-path");
+  c.hide = v.Globs("hide");
+  c.fallback = v.String("fallback");
+  if (c.fallback == "off") {
+    c.fallback.clear();
+  } else if (c.fallback.front() != '/' || c.fallback.back() == '/' ||
+             HasDotSegment(c.fallback) ||
+             c.fallback.find("//") != std::string::npos) {
+    v.Fail("fallback", c.fallback, "is not /PATH of a file below the root");
+  }
+  c.error_pages = v.ErrorPages();
   c.mlock = vm["mlock"].as<bool>();
   c.log_level = v.String("log-level");
   if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
@@ -422,6 +503,27 @@ std::string HelpText() {
   return out.str();
 }
 
+namespace {
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const std::string& name : names) {
+    if (!joined.empty()) joined += ',';
+    joined += name;
+  }
+  return joined;
+}
+
+void DescribeRepeated(std::ostream& out, const char* name,
+                      const std::vector<std::string>& values) {
+  if (values.empty()) out << name << " = off\n";
+  for (const std::string& value : values) {
+    out << name << " = " << value << "\n";
+  }
+}
+
+}  // namespace
+
 std::string DescribeConfig(const Config& c) {
   std::ostringstream out;
   out << "root = " << c.root << "\n";
@@ -452,9 +554,13 @@ std::string DescribeConfig(const Config& c) {
       << "max-header-bytes = " << FormatByteSize(c.max_header_bytes) << "\n"
       << "max-headers = " << c.max_headers << "\n"
       << "max-ranges = " << c.max_ranges << "\n"
-      << "index = " << c.index << "\n"
-      << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n"
-      << "mlock = " << (c.mlock ? "true" : "false") << "\n"
+      << "index = " << JoinNames(c.index) << "\n"
+      << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n";
+  DescribeRepeated(out, "allow-dot-path", c.allow_dot_paths);
+  DescribeRepeated(out, "hide", c.hide);
+  out << "fallback = " << (c.fallback.empty() ? "off" : c.fallback) << "\n";
+  DescribeRepeated(out, "error-page", c.error_pages);
+  out << "mlock = " << (c.mlock ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "mime-types = " << c.mime_types << "\n"
       << "user = " << c.user << "\n"

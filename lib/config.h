@@ -62,8 +62,19 @@ struct Config {
   std::uint64_t max_header_bytes = 16384;
   unsigned max_headers = 100;
   unsigned max_ranges = 64;
-  std::string index = "index.html";
+  /// Names tried in order for a request that names a directory.
+  std::vector<std::string> index = {"index.html"};
   bool allow_dotfiles = false;
+  /// Dot paths served all the same, besides /.well-known/* (globs, see
+  /// path_pattern.h).
+  std::vector<std::string> allow_dot_paths;
+  /// Paths answered 404 whatever exists (globs).
+  std::vector<std::string> hide;
+  /// "" off; else "/PATH", served with 200 for a GET or HEAD of a path
+  /// that does not exist (a single-page app's /index.html).
+  std::string fallback;
+  /// --error-page values, "CODES /PATH" (see ParseErrorPage).
+  std::vector<std::string> error_pages;
   /// Lock each worker's memory (see LockMemory): no page fault on the loop.
   bool mlock = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug

@@ -141,16 +141,39 @@ void Connection::ReadRequests(ServingContext& ctx) {
 
 void Connection::HandleRequest(ServingContext& ctx) {
   Bump(ctx.counters.requests);
-  if (!ctx.config.allow_dotfiles && HasDotSegment(request_.path)) {
-    RespondStatus(403, false, ctx);
+  Follow(lookup_.Start(request_, ctx.site), ctx);
+}
+
+// Takes the lookup's next step: opens the path it names, or answers.
+void Connection::Follow(FileLookup::Step step, ServingContext& ctx) {
+  switch (step) {
+    case FileLookup::Step::kOpen:
+      OpenNext(ctx);
+      return;
+    case FileLookup::Step::kRespond:
+      RespondStatus(lookup_.status(), false, ctx);
+      return;
+    case FileLookup::Step::kRedirect: {
+      bool keep = request_.keep_alive && !ctx.stopping;
+      BuildDirectoryRedirect(request_, ctx.now_sec, keep, &open_path_,
+                             &sender_.layout());
+      close_after_response_ = !keep;
+      StartResponse(ctx);
+      return;
+    }
+    case FileLookup::Step::kServe:
+      return;  // only OnOpened() serves, with the file it opened
+  }
+}
+
+// Opens the lookup's path: from the cache, at once when the kernel has the
+// lookup cached, else by a helper (kResolving until OnOpenDone).
+void Connection::OpenNext(ServingContext& ctx) {
+  open_path_ = lookup_.path();
+  // The cache keeps a file's 200 head: an error page is read each time.
+  if (ctx.cache != nullptr && !lookup_.error_page() && ServeFromCache(ctx)) {
     return;
   }
-  open_path_ = request_.path;
-  if (request_.directory_form) {
-    if (!open_path_.empty()) open_path_ += '/';
-    open_path_ += ctx.config.index;
-  }
-  if (ctx.cache != nullptr && ServeFromCache(ctx)) return;
   OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
   if (opened.error == -EAGAIN) {
     // The lookup needs the disk: a helper does it without RESOLVE_CACHED.
@@ -197,42 +220,10 @@ void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
 }
 
 void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
-  if (opened.error != 0) {
-    int status = StatusForOpenError(opened.error);
-    // nginx answers 403 for a directory without an index; we do the same
-    // only when the directory's own lookup is cached (it just was, unless
-    // it does not exist).
-    if (status == 404 && request_.directory_form && opened.error == -ENOENT) {
-      OpenedFile directory = ctx.root.Open(request_.path, true);
-      if (directory.error == 0 &&
-          directory.status.type == FileStatus::Type::kDirectory) {
-        status = 403;
-      }
-    }
-    if (status >= 500) {
-      Log(LogLevel::kError, "open %s: %s", PathForLog().c_str(),
-          std::strerror(-opened.error));
-    }
-    RespondStatus(status, false, ctx);
+  FileLookup::Step step = lookup_.OnOpened(opened);
+  if (step != FileLookup::Step::kServe) {
+    Follow(step, ctx);
     return;
-  }
-  switch (opened.status.type) {
-    case FileStatus::Type::kRegular:
-      break;
-    case FileStatus::Type::kDirectory:
-      if (!request_.directory_form) {
-        bool keep = request_.keep_alive && !ctx.stopping;
-        BuildDirectoryRedirect(request_, ctx.now_sec, keep, &open_path_,
-                               &sender_.layout());
-        close_after_response_ = !keep;
-        StartResponse(ctx);
-        return;
-      }
-      RespondStatus(403, false, ctx);
-      return;
-    case FileStatus::Type::kOther:
-      RespondStatus(403, false, ctx);
-      return;
   }
   file_status_ = opened.status;
   status_ms_ = ctx.now_ms;
@@ -240,6 +231,16 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
       std::move(opened.fd), token_, file_status_.direct_align,
       file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax,
       ctx.io);
+  if (lookup_.error_page()) {
+    fill_cache_ = false;
+    bool keep = request_.keep_alive && !ctx.stopping;
+    BuildErrorPageResponse(lookup_.status(), request_.method == Method::kHead,
+                           InfoOf(file_status_), ctx.mime.Lookup(open_path_),
+                           ctx.now_sec, keep, &sender_.layout());
+    close_after_response_ = !keep;
+    StartResponse(ctx);
+    return;
+  }
   fill_cache_ = ctx.cache != nullptr &&
                 ctx.cache->Cacheable(file_status_.size) &&
                 file_status_.size <= ctx.io.pool.block_size();

@@ -26,6 +26,7 @@
 #include "document_root.h"
 #include "extent_map.h"
 #include "file_cache.h"
+#include "file_lookup.h"
 #include "helper_pool.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -44,8 +45,9 @@ struct ServingContext {
   const Config& config;
   const DocumentRoot& root;
   const MimeTypes& mime;
-  FileCache* cache;     ///< nullptr when --file-cache is 0
-  HelperPool& helpers;  ///< opens that need the disk
+  const SiteRules& site;  ///< what may be served, index names, error pages
+  FileCache* cache;       ///< nullptr when --file-cache is 0
+  HelperPool& helpers;    ///< opens that need the disk
   WorkerCounters& counters;
   ReadServices& io;  ///< what every connection's read window shares
   /// Tokens of connections that used up their turn's budget with more to
@@ -142,6 +144,8 @@ class Connection {
   void OnReadable(ServingContext& ctx);
   void ReadRequests(ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
+  void Follow(FileLookup::Step step, ServingContext& ctx);
+  void OpenNext(ServingContext& ctx);
   bool ServeFromCache(ServingContext& ctx);
   // kResolving
   void OnOpened(OpenedFile opened, ServingContext& ctx);
@@ -198,7 +202,8 @@ class Connection {
   InputBuffer input_;
   std::size_t request_length_ = 0;  ///< bytes of input_ the request used
   Request request_;
-  std::string open_path_;
+  FileLookup lookup_;      ///< what answers request_
+  std::string open_path_;  ///< the lookup's path being opened or served
 
   // The response: the file's bytes through the read window, or a cached
   // copy of the whole file; the sender sends them after the head.

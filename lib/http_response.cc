@@ -451,6 +451,23 @@ int StatusForOpenError(int error) {
   }
 }
 
+void BuildErrorPageResponse(int status, bool head_only, const FileInfo& info,
+                            std::string_view content_type, std::time_t now,
+                            bool keep_alive, ResponseLayout* layout) {
+  layout->Clear();
+  layout->status = status;
+  std::string& text = layout->text;
+  AppendStart(&text, status, now);
+  AppendHeader(&text, "Content-Type", content_type);
+  AppendNumberHeader(&text, "Content-Length", info.size);
+  AppendEnd(&text, keep_alive);
+  AddText(layout, 0, text.size());
+  if (!head_only) {
+    AddFile(layout, 0, info.size);
+    layout->body_bytes = info.size;
+  }
+}
+
 void BuildDirectoryRedirect(const Request& request, std::time_t now,
                             bool keep_alive, std::string* scratch,
                             ResponseLayout* layout) {

@@ -91,6 +91,12 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
                          bool keep_alive, std::string_view location,
                          std::uint64_t size, ResponseLayout* layout);
 
+/// Builds an error response (`status`) whose body is a file (an
+/// --error-page): no validators, no ranges; `head_only` omits the body.
+void BuildErrorPageResponse(int status, bool head_only, const FileInfo& info,
+                            std::string_view content_type, std::time_t now,
+                            bool keep_alive, ResponseLayout* layout);
+
 /// Builds the 301 that sends a directory's URL without its slash (`/a`)
 /// to the directory form (`/a/`, with the query kept). `scratch` holds the
 /// Location while it is built.

@@ -108,6 +108,7 @@ class Worker final : private EventLoop::Handler {
   DocumentRoot root_;
   BlockQueue queue_;  ///< of the device the root is on
   const MimeTypes& mime_;
+  SiteRules site_;
   BufferPool pool_;
   BlockReads reads_;
   AioContext aio_;

@@ -236,7 +236,7 @@ TEST(ConfigTest, CommandLineValues) {
   EXPECT_EQ(c.max_header_bytes, 1u << 20);
   EXPECT_EQ(c.max_headers, 10000u);
   EXPECT_EQ(c.max_ranges, 1u);
-  EXPECT_EQ(c.index, "default.htm");
+  EXPECT_EQ(c.index, std::vector<std::string>{"default.htm"});
   EXPECT_TRUE(c.allow_dotfiles);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.mime_types, "/tmp/mime");

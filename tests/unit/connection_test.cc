@@ -53,6 +53,7 @@ struct TestWorker final : public EventLoop::Handler {
   TestWorker(const std::string& root_path, const Config& given)
       : config(given),
         root(root_path),
+        site(SiteRules::From(config)),
         pool(config.block_size, Blocks(config)),
         reads(Blocks(config)),
         aio(kAioDepth),
@@ -74,6 +75,7 @@ struct TestWorker final : public EventLoop::Handler {
         ctx{.config = config,
             .root = root,
             .mime = mime,
+            .site = site,
             .cache = cache.get(),
             .helpers = helpers,
             .counters = counters,
@@ -257,6 +259,7 @@ struct TestWorker final : public EventLoop::Handler {
   Config config;
   DocumentRoot root;
   MimeTypes mime;
+  SiteRules site;
   BufferPool pool;
   BlockReads reads;
   AioContext aio;

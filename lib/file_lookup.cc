@@ -1,0 +1,206 @@
+#include "file_lookup.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "http_response.h"
+#include "log.h"
+#include "url_encoding.h"
+
+namespace ferry {
+
+SiteRules::ErrorPage ParseErrorPage(std::string_view text) {
+  SiteRules::ErrorPage page;
+  std::size_t space = text.rfind(' ');
+  if (space == std::string_view::npos || space + 1 >= text.size() ||
+      text[space + 1] != '/') {
+    throw ConfigError("--error-page: '" + std::string(text) +
+                      "' is not CODES /PATH (e.g. '404 /404.html')");
+  }
+  std::string_view path = text.substr(space + 2);
+  if (path.empty() || path.front() == '/' || HasDotSegment(path) ||
+      path.find("//") != path.npos || path.back() == '/') {
+    throw ConfigError("--error-page: '" + std::string(text) +
+                      "' does not name a file below the root");
+  }
+  page.path = path;
+  std::string_view codes = text.substr(0, space);
+  while (!codes.empty()) {
+    std::size_t end = codes.find(' ');
+    std::string_view code = codes.substr(0, end);
+    codes = end == codes.npos ? std::string_view() : codes.substr(end + 1);
+    if (code.empty()) continue;
+    bool is_class = code.size() == 3 && (code[0] == '4' || code[0] == '5') &&
+                    code.substr(1) == "xx";
+    int value = 0;
+    bool digits = code.size() == 3;
+    for (char c : code) digits = digits && c >= '0' && c <= '9';
+    if (digits) value = std::stoi(std::string(code));
+    if (is_class) {
+      page.status_class = true;
+      page.statuses.push_back((code[0] - '0') * 100);
+    } else if (digits && value >= 400 && value <= 599) {
+      page.statuses.push_back(value);
+    } else {
+      throw ConfigError("--error-page: '" + std::string(text) + "': '" +
+                        std::string(code) +
+                        "' is not a status from 400 to 599, 4xx or 5xx");
+    }
+  }
+  if (page.statuses.empty()) {
+    throw ConfigError("--error-page: '" + std::string(text) +
+                      "' names no status");
+  }
+  return page;
+}
+
+SiteRules SiteRules::From(const Config& config) {
+  SiteRules rules;
+  rules.index = config.index;
+  rules.allow_dotfiles = config.allow_dotfiles;
+  auto compile = [](const std::vector<std::string>& texts, const char* flag,
+                    std::vector<PathPattern>* out) {
+    for (const std::string& text : texts) {
+      std::string problem = PathPattern::Check(text);
+      if (!problem.empty()) {
+        throw ConfigError(std::string(flag) + ": '" + text + "' " + problem);
+      }
+      out->emplace_back(text);
+    }
+  };
+  compile(config.hide, "--hide", &rules.hide);
+  rules.dot_allowed.emplace_back("/.well-known/*");
+  compile(config.allow_dot_paths, "--allow-dot-path", &rules.dot_allowed);
+  if (!config.fallback.empty()) rules.fallback = config.fallback.substr(1);
+  for (const std::string& text : config.error_pages) {
+    rules.error_pages.push_back(ParseErrorPage(text));
+  }
+  return rules;
+}
+
+const SiteRules::ErrorPage* SiteRules::ErrorPageFor(int status) const {
+  // The last page naming the status itself wins over a class ("5xx").
+  const ErrorPage* found = nullptr;
+  for (const ErrorPage& page : error_pages) {
+    for (int named : page.statuses) {
+      if (page.status_class ? named == status / 100 * 100 : named == status) {
+        if (found == nullptr || !page.status_class || found->status_class) {
+          found = &page;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+FileLookup::Step FileLookup::Start(const Request& request,
+                                   const SiteRules& rules) {
+  request_ = &request;
+  rules_ = &rules;
+  stage_ = Stage::kTarget;
+  status_ = 200;
+  index_ = 0;
+  visible_.assign(1, '/');
+  visible_ += request.path;
+  if (request.directory_form && !request.path.empty()) visible_ += '/';
+  for (const PathPattern& hidden : rules.hide) {
+    if (hidden.Matches(visible_)) return Refuse(404);
+  }
+  if (!rules.allow_dotfiles && HasDotSegment(request.path)) {
+    bool allowed = false;
+    for (const PathPattern& pattern : rules.dot_allowed) {
+      allowed = allowed || pattern.Matches(visible_);
+    }
+    if (!allowed) return Refuse(403);
+  }
+  if (request.directory_form) {
+    path_ = request.path;
+    if (!path_.empty()) path_ += '/';
+    path_ += rules.index.front();
+    stage_ = Stage::kIndex;
+    return Step::kOpen;
+  }
+  return Open(Stage::kTarget, request.path);
+}
+
+FileLookup::Step FileLookup::Open(Stage stage, std::string_view path) {
+  stage_ = stage;
+  path_.assign(path);
+  return Step::kOpen;
+}
+
+FileLookup::Step FileLookup::Serve(int status) {
+  status_ = status;
+  return Step::kServe;
+}
+
+// A refusal: its error page if one is configured, else the built-in one.
+FileLookup::Step FileLookup::Refuse(int status) {
+  status_ = status;
+  const SiteRules::ErrorPage* page = rules_->ErrorPageFor(status);
+  if (page == nullptr || stage_ == Stage::kErrorPage) {
+    return Step::kRespond;
+  }
+  return Open(Stage::kErrorPage, page->path);
+}
+
+FileLookup::Step FileLookup::OnOpened(const OpenedFile& opened) {
+  using Type = FileStatus::Type;
+  const bool found = opened.error == 0;
+  const bool regular = found && opened.status.type == Type::kRegular;
+  switch (stage_) {
+    case Stage::kTarget:
+      if (regular) return Serve(200);
+      if (found) {
+        return opened.status.type == Type::kDirectory ? Step::kRedirect
+                                                      : Refuse(403);
+      }
+      break;
+    case Stage::kIndex:
+      if (regular) return Serve(200);
+      if (found) return Refuse(403);  // an index that is no regular file
+      if (opened.error == -ENOENT) {
+        if (++index_ < rules_->index.size()) {
+          path_.resize(path_.size() - rules_->index[index_ - 1].size());
+          path_ += rules_->index[index_];
+          return Step::kOpen;
+        }
+        // No index: 403 for a directory (nginx's answer), 404 otherwise.
+        return Open(Stage::kDirectory, request_->path);
+      }
+      break;
+    case Stage::kDirectory:
+      if (found && opened.status.type == Type::kDirectory) return Refuse(403);
+      break;
+    case Stage::kFallback:
+      if (regular) return Serve(200);
+      return Refuse(404);
+    case Stage::kErrorPage: {
+      if (regular) return Serve(status_);
+      const SiteRules::ErrorPage* page = rules_->ErrorPageFor(status_);
+      if (page != nullptr && !page->warned) {
+        page->warned = true;
+        Log(LogLevel::kWarning,
+            "--error-page /%s for %d: %s; answering with the built-in page",
+            page->path.c_str(), status_,
+            found ? "not a regular file" : std::strerror(-opened.error));
+      }
+      return Step::kRespond;
+    }
+  }
+  int status = found ? 403 : StatusForOpenError(opened.error);
+  if (status >= 500) {
+    // Percent-encoded: a decoded "%0a" in a log line would forge the next.
+    std::string shown(1, '/');
+    AppendPercentEncodedPath(path_, &shown);
+    Log(LogLevel::kError, "open %s: %s", shown.c_str(),
+        std::strerror(-opened.error));
+  }
+  if (status == 404 && !rules_->fallback.empty() &&
+      stage_ != Stage::kFallback) {
+    return Open(Stage::kFallback, rules_->fallback);
+  }
+  return Refuse(status);
+}
+
+}  // namespace ferry

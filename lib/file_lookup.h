@@ -1,0 +1,94 @@
+#pragma once
+// What answers a request, decided one open at a time: the path itself, a
+// directory's index names in turn, the SPA fallback for a path that does
+// not exist, and the error page of a refusal; with the rules of what may
+// be served (dot paths, hidden paths). It opens nothing itself: the
+// connection opens each path it names (RESOLVE_CACHED, or a helper) and
+// reports the outcome, so no step can block the loop.
+//
+//   GET /docs/       -> open docs/index.html -> ENOENT -> open docs/index.htm
+//                    -> ENOENT -> open docs (a directory?) -> 403 -> open
+//                    the 403 page -> serve it with status 403
+//   GET /app/route   -> open app/route -> ENOENT -> open the fallback
+//                    -> serve it with status 200
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
+#include "document_root.h"
+#include "http_request.h"
+#include "path_pattern.h"
+
+namespace ferry {
+
+/// The operator's rules for what is served, compiled from the Config once
+/// per worker.
+struct SiteRules {
+  /// An --error-page: the statuses it answers, and the page.
+  struct ErrorPage {
+    std::vector<int> statuses;    ///< 404, or 500 for "5xx" (a class: x00)
+    bool status_class = false;    ///< "4xx"/"5xx": statuses hold 400 / 500
+    std::string path;             ///< below the root, without the leading '/'
+    mutable bool warned = false;  ///< a missing page is logged once
+  };
+
+  std::vector<std::string> index;  ///< names tried in order for a directory
+  std::vector<PathPattern> hide;   ///< answered 404, whatever exists
+  /// Dot paths served all the same (RFC 8615's /.well-known/ always).
+  std::vector<PathPattern> dot_allowed;
+  bool allow_dotfiles = false;  ///< every dot path is served
+  std::string fallback;         ///< "" none; else served for a path not found
+  std::vector<ErrorPage> error_pages;
+
+  /// Throws ConfigError naming the flag for a bad pattern or page.
+  static SiteRules From(const Config& config);
+  /// The error page configured for `status`, or nullptr.
+  const ErrorPage* ErrorPageFor(int status) const;
+};
+
+/// Parses an --error-page value "CODES PATH" ("404 /404.html",
+/// "500 502 503 504 /50x.html", "5xx /error.html"). Throws ConfigError.
+SiteRules::ErrorPage ParseErrorPage(std::string_view text);
+
+class FileLookup {
+ public:
+  /// What the connection does next.
+  enum class Step {
+    kOpen,      ///< open path(), then call OnOpened()
+    kServe,     ///< serve the file it just opened, with status()
+    kRedirect,  ///< a directory asked for without its '/': 301
+    kRespond,   ///< a built-in response with status()
+  };
+
+  /// Starts on `request` (kept by reference until the lookup ends).
+  Step Start(const Request& request, const SiteRules& rules);
+  /// The open of path() came back with `opened`.
+  Step OnOpened(const OpenedFile& opened);
+
+  /// The path to open (kOpen), relative to the root; then the path served.
+  const std::string& path() const { return path_; }
+  /// kServe / kRespond: the status to answer with.
+  int status() const { return status_; }
+  /// path() is an error page: served as the body of status(), without
+  /// ranges or validators.
+  bool error_page() const { return stage_ == Stage::kErrorPage; }
+
+ private:
+  enum class Stage { kTarget, kIndex, kDirectory, kFallback, kErrorPage };
+
+  Step Refuse(int status);
+  Step Open(Stage stage, std::string_view path);
+  Step Serve(int status);
+
+  const Request* request_ = nullptr;
+  const SiteRules* rules_ = nullptr;
+  Stage stage_ = Stage::kTarget;
+  std::size_t index_ = 0;  ///< kIndex: which name
+  std::string path_;
+  std::string visible_;  ///< "/" + the request's path, for the patterns
+  int status_ = 200;
+};
+
+}  // namespace ferry
