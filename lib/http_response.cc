@@ -75,7 +75,10 @@ void AppendStart(std::string* text, int status, std::time_t now) {
   AppendHeader(text, "Date", std::string_view(date, kHttpDateLength));
 }
 
-void AppendEnd(std::string* text, bool keep_alive) {
+// The caller's fields (see ResponseLayout::fields), Connection and the end
+// of the head.
+void AppendEnd(std::string* text, bool keep_alive, std::string_view fields) {
+  text->append(fields);
   text->append(keep_alive ? "Connection: keep-alive\r\n\r\n"
                           : "Connection: close\r\n\r\n");
 }
@@ -183,7 +186,7 @@ void BuildNotModified(const FileInfo& info, std::string_view etag,
   AppendStart(&text, 304, now);
   AppendLastModified(&text, info, now);
   AppendHeader(&text, "ETag", etag);
-  AppendEnd(&text, keep_alive);
+  AppendEnd(&text, keep_alive, layout->fields);
   AddText(layout, 0, text.size());
 }
 
@@ -230,7 +233,7 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
   text.append(kCrlf);
   AppendNumberHeader(&text, "Content-Length", length);
   AppendValidators(&text, info, etag, now);
-  AppendEnd(&text, keep_alive);
+  AppendEnd(&text, keep_alive, layout->fields);
   AddText(layout, 0, text.size());
   if (head_only) return;
   for (const ByteRange& r : ranges) {
@@ -344,7 +347,7 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
   } else {
     AppendWholeFileFields(&text, info, content_type, etag, now);
   }
-  AppendEnd(&text, keep_alive);
+  AppendEnd(&text, keep_alive, layout->fields);
   AddText(layout, 0, text.size());
   if (!head_only) {
     AddFile(layout, sent.first, length);
@@ -381,7 +384,7 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
     text.append(kCrlf);
   }
   if (!location.empty()) AppendHeader(&text, "Location", location);
-  AppendEnd(&text, keep_alive);
+  AppendEnd(&text, keep_alive, layout->fields);
   if (has_body && !head_only) {
     for (int i = 0; i < 2; ++i) {
       text.append(i == 0 ? kHtmlOpen : kHtmlMiddle);
@@ -460,7 +463,7 @@ void BuildErrorPageResponse(int status, bool head_only, const FileInfo& info,
   AppendStart(&text, status, now);
   AppendHeader(&text, "Content-Type", content_type);
   AppendNumberHeader(&text, "Content-Length", info.size);
-  AppendEnd(&text, keep_alive);
+  AppendEnd(&text, keep_alive, layout->fields);
   AddText(layout, 0, text.size());
   if (!head_only) {
     AddFile(layout, 0, info.size);

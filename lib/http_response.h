@@ -42,6 +42,11 @@ struct ResponseLayout {
   /// Scratch for BuildFileResponse, kept here so its capacity is reused:
   /// after a 206 it holds the ranges sent, in order.
   RangeResult range;
+  /// Header fields the caller adds to every response built into this
+  /// layout, each "Name: value\r\n", before Connection (rules of the
+  /// operator, CORS, Content-Encoding, Vary). Set before building; the
+  /// builders leave it as it is.
+  std::string fields;
   void Clear() {
     text.clear();
     pieces.clear();

@@ -650,5 +650,25 @@ TEST(BuildDirectoryRedirect, EncodesThePathAndKeepsTheQuery) {
   EXPECT_EQ(layout.text.find("Location: //"), std::string::npos);
 }
 
+TEST_F(FileResponseTest, CallersFieldsGoIntoEveryResponse) {
+  layout_.fields = "Cache-Control: no-cache\r\nX-A: 1\r\n";
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_);
+  EXPECT_NE(layout_.text.find("\r\nCache-Control: no-cache\r\nX-A: 1\r\n"
+                              "Connection: keep-alive\r\n\r\n"),
+            std::string::npos)
+      << layout_.text;
+  request_.range = "bytes=0-1,4-5";
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_);
+  EXPECT_NE(layout_.text.find("X-A: 1\r\n"), std::string::npos);
+  BuildStatusResponse(404, false, kNow, false, {}, 0, &layout_);
+  EXPECT_NE(layout_.text.find("X-A: 1\r\nConnection: close\r\n"),
+            std::string::npos);
+  BuildErrorPageResponse(404, false, info_, kType, kNow, true, &layout_);
+  EXPECT_NE(layout_.text.find("X-A: 1\r\n"), std::string::npos);
+  EXPECT_EQ(layout_.fields, "Cache-Control: no-cache\r\nX-A: 1\r\n");
+}
+
 }  // namespace
 }  // namespace ferry
