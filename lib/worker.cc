@@ -1,6 +1,5 @@
 #include "worker.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,20 +38,6 @@ std::size_t DescriptorLimit() {
   return limit.rlim_cur == RLIM_INFINITY
              ? 1 << 20
              : static_cast<std::size_t>(limit.rlim_cur);
-}
-
-/// The peer's address as the access log shows it.
-std::string_view ClientAddress(const sockaddr_storage& peer) {
-  thread_local char text[INET6_ADDRSTRLEN];
-  const void* address = nullptr;
-  if (peer.ss_family == AF_INET) {
-    address = &reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
-  } else if (peer.ss_family == AF_INET6) {
-    address = &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-  } else {
-    return "unix";
-  }
-  return inet_ntop(peer.ss_family, address, text, sizeof text) ? text : "-";
 }
 
 /// The block queue of the device `root` is on (reads sysfs: start-up only).
@@ -123,16 +108,10 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .now_sec = 0,
            .stopping = false},
       connections_(config.max_connections),
-      listeners_(std::move(listeners)),
+      acceptor_(std::move(listeners), loop_, tid_, kListenerTag),
       master_channel_(std::move(master_channel)) {
   loop_.Watch(aio_.event_fd(), kAioTag, EPOLLIN);
   if (master_channel_) loop_.Watch(master_channel_.get(), kChannelTag, EPOLLIN);
-  for (WorkerListener& listener : listeners_) {
-    if (listener.shared) continue;
-    ArmSocketSignals(listener.fd.get(), SocketSignal(), tid_);
-    loop_.Map(listener.fd.get(), kListenerTag);
-  }
-  WatchSharedListeners(true);
   timer_ =
       std::make_unique<IntervalTimer>(TimerSignal(), tid_, TickPeriod(config));
   // The fault-injection seam (--test-fail-reads, a hidden flag): the first
@@ -144,19 +123,6 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
 }
 
 Worker::~Worker() = default;
-
-void Worker::WatchSharedListeners(bool watch) {
-  for (WorkerListener& listener : listeners_) {
-    int fd = listener.fd.get();
-    if (!listener.shared || fd < 0) continue;
-    if (watch) {
-      // Every worker waits on a shared socket; EPOLLEXCLUSIVE wakes one.
-      loop_.Watch(fd, static_cast<std::uint64_t>(fd), EPOLLIN | EPOLLEXCLUSIVE);
-    } else {
-      loop_.Unwatch(fd);  // before we close our copy: see Unwatch()
-    }
-  }
-}
 
 int Worker::Run() {
   if (config_.mlock) {
@@ -174,7 +140,7 @@ int Worker::Run() {
   TakeTime();
   // Connections may have queued before this worker existed: accept them
   // now, since they will raise no signal of their own.
-  for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
+  acceptor_.AcceptEverywhere(*this);
   aio_.Submit();
   Set(counters_.accepting, 1);
   for (;;) {
@@ -313,7 +279,7 @@ void Worker::OnWatchedReady(std::uint64_t tag) {
   if (tag == kChannelTag) {
     OnMasterMessage();
   } else if (tag != kAioTag) {  // AIO completions are reaped after the wait
-    AcceptAll(static_cast<int>(tag));  // a shared listener
+    acceptor_.AcceptAll(static_cast<int>(tag), *this);  // a shared listener
   }
 }
 
@@ -350,60 +316,37 @@ void Worker::OnMasterMessage() {
 void Worker::OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) {
   TakeTime();
   if (tag == kListenerTag) {
-    AcceptAll(fd);
+    acceptor_.AcceptAll(fd, *this);
     return;
   }
   // A stale signal (the connection is gone) finds nobody.
   Deliver(tag, [&](Connection& c) { c.OnSocketEvent(band, ctx_); });
 }
 
-void Worker::AcceptAll(int listener) {
-  if (stopping_ || accept_paused_) return;
-  for (;;) {
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof peer;
-    int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN) return;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
-        // Connections stay in the backlog and raise no new signal: the timer
-        // retries.
-        Log(LogLevel::kWarning, "accept: %s; retrying on the next tick",
-            std::strerror(errno));
-        accept_paused_ = true;
-        WatchSharedListeners(false);
-        return;
-      }
-      Log(LogLevel::kError, "accept: %s", std::strerror(errno));
-      return;
-    }
-    UniqueFd socket(fd);
-    if (!loop_.Mappable(fd) || connections_.live() >= connections_.capacity()) {
-      Bump(counters_.rejected);
-      (void)!send(fd, kBusyResponse, sizeof kBusyResponse - 1, MSG_NOSIGNAL);
-      continue;
-    }
-    try {
-      ArmSocketSignals(fd, SocketSignal(), tid_);
-    } catch (const std::system_error& error) {
-      Log(LogLevel::kError, "%s", error.what());
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-               sizeof one);  // no-op on unix
-    Connection* connection = nullptr;
-    std::uint64_t token = connections_.Add(
-        &connection, [] { return std::make_unique<Connection>(); });
-    loop_.Map(fd, token);
-    Bump(counters_.accepted);
-    Set(counters_.open_connections, connections_.live());
-    connection->Start(std::move(socket), token, ClientAddress(peer), ctx_);
-    ForgetIfClosed(token, connection);
+void Worker::OnAccepted(UniqueFd socket, std::string_view client) {
+  int fd = socket.get();
+  if (stopping_ || !loop_.Mappable(fd) ||
+      connections_.live() >= connections_.capacity()) {
+    Bump(counters_.rejected);
+    (void)!send(fd, kBusyResponse, sizeof kBusyResponse - 1, MSG_NOSIGNAL);
+    return;
   }
+  try {
+    ArmSocketSignals(fd, SocketSignal(), tid_);
+  } catch (const std::system_error& error) {
+    Log(LogLevel::kError, "%s", error.what());
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // no-op on unix
+  Connection* connection = nullptr;
+  std::uint64_t token = connections_.Add(
+      &connection, [] { return std::make_unique<Connection>(); });
+  loop_.Map(fd, token);
+  Bump(counters_.accepted);
+  Set(counters_.open_connections, connections_.live());
+  connection->Start(std::move(socket), token, client, ctx_);
+  ForgetIfClosed(token, connection);
 }
 
 void Worker::ForgetIfClosed(std::uint64_t token, Connection* connection) {
@@ -416,11 +359,7 @@ void Worker::ForgetIfClosed(std::uint64_t token, Connection* connection) {
 void Worker::OnTick() {
   Bump(counters_.heartbeat);
   Set(counters_.log_dropped, LogRing::Dropped());
-  if (accept_paused_ && !stopping_) {
-    accept_paused_ = false;
-    WatchSharedListeners(true);
-    for (WorkerListener& listener : listeners_) AcceptAll(listener.fd.get());
-  }
+  acceptor_.OnTick(*this);
   DeliverToAll([&](Connection& c) { c.OnTick(ctx_); });
 }
 
@@ -429,11 +368,7 @@ void Worker::BeginShutdown() {
   stopping_ = true;
   ctx_.stopping = true;
   stop_deadline_ms_ = ctx_.now_ms + config_.shutdown_timeout.count();
-  if (!accept_paused_) WatchSharedListeners(false);
-  for (WorkerListener& listener : listeners_) {
-    loop_.Unmap(listener.fd.get(), kListenerTag);
-    listener.fd.Reset();  // our copy; the master still holds the socket
-  }
+  acceptor_.Stop();
   Set(counters_.accepting, 0);
   DeliverToAll([&](Connection& c) { c.OnShutdown(ctx_); });
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "acceptor.h"
 #include "aio_context.h"
 #include "block_queue.h"
 #include "block_reads.h"
@@ -28,17 +29,11 @@
 
 namespace ferry {
 
-/// A listening socket as one worker sees it.
-struct WorkerListener {
-  UniqueFd fd;
-  bool shared = false;  ///< waited on with EPOLLEXCLUSIVE, not signal-driven
-};
-
 /// The worker: one thread's EventLoop whose only wait point is epoll_wait
 /// on the signalfd, the AIO eventfd and (only) shared listeners. Client
 /// sockets and own listeners are signal-driven. Runs until SIGTERM/SIGINT
 /// and the graceful stop that follows.
-class Worker final : private EventLoop::Handler {
+class Worker final : private EventLoop::Handler, private Acceptor::Sink {
  public:
   /// Sets everything up (pool, AIO context, helpers, timer) around `root`,
   /// opened by the caller (before dropping privileges), with the MIME table
@@ -59,11 +54,12 @@ class Worker final : private EventLoop::Handler {
   void OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) override;
   void OnWatchedReady(std::uint64_t tag) override;
   void OnSignal(int signo) override;
+  // Acceptor::Sink: a client to serve.
+  void OnAccepted(UniqueFd socket, std::string_view client) override;
 
   void TakeTime();
   void OnMasterMessage();
   void CountIteration(std::int64_t micros);
-  void AcceptAll(int listener);
   void OnTick();
   void BeginShutdown();
   void ReapReads();
@@ -92,11 +88,6 @@ class Worker final : private EventLoop::Handler {
       ForgetIfClosed(token, &connection);
     });
   }
-  /// Adds the shared listeners to the epoll set, or takes them out while
-  /// accept is paused or the worker stops: epoll reports a backlog we do
-  /// not accept from on every epoll_wait (level-triggered), a busy loop.
-  void WatchSharedListeners(bool watch);
-
   // Tags beside connection tokens (which are never this large).
   static constexpr std::uint64_t kAioTag = UINT64_MAX - 1;
   static constexpr std::uint64_t kListenerTag = UINT64_MAX - 2;
@@ -121,12 +112,11 @@ class Worker final : private EventLoop::Handler {
   ReadServices io_;
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;
-  std::vector<WorkerListener> listeners_;
+  Acceptor acceptor_;
   UniqueFd master_channel_;
   std::unique_ptr<IntervalTimer> timer_;
   std::vector<AioCompletion> completions_;
   std::vector<HelperJob> finished_jobs_;
-  bool accept_paused_ = false;
   bool stopping_ = false;
   std::int64_t stop_deadline_ms_ = 0;
 };
