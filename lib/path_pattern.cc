@@ -26,12 +26,15 @@ bool PathPattern::Matches(std::string_view path) const {
   std::size_t p = 0, s = 0;
   std::size_t star = std::string_view::npos, resume = 0;
   while (s < path.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == path[s])) {
-      ++p;
-      ++s;
-    } else if (p < pattern.size() && pattern[p] == '*') {
+    // A '*' first: a path may hold a '*' too (from "%2A"), which must not
+    // be taken for the literal match of the wildcard.
+    if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       resume = s;
+    } else if (p < pattern.size() &&
+               (pattern[p] == '?' || pattern[p] == path[s])) {
+      ++p;
+      ++s;
     } else if (star != std::string_view::npos) {
       p = star + 1;
       s = ++resume;

@@ -47,6 +47,14 @@ TEST(PathPattern, SeveralStarsBacktrack) {
   EXPECT_FALSE(Match("*a*b*c", "/xaxbxbx"));
 }
 
+// Found by fuzz_pattern: a '*' in the path (decoded from "%2A") was taken
+// as the literal match of the pattern's '*', which then matched nothing.
+TEST(PathPattern, AStarInThePathIsJustACharacter) {
+  EXPECT_TRUE(Match("/as/*", "/as/*x/y"));
+  EXPECT_TRUE(Match("*.js", "/a*/b.js"));
+  EXPECT_TRUE(Match("/a?c", "/a*c"));
+}
+
 TEST(PathPattern, ManyStarsStayLinearOnAHostilePath) {
   std::string pattern = "/";
   for (int i = 0; i < 100; ++i) pattern += "*a";
