@@ -54,6 +54,7 @@ struct TestWorker final : public EventLoop::Handler {
       : config(given),
         root(root_path),
         site(SiteRules::From(config)),
+        headers(HeaderRules::From(config)),
         pool(config.block_size, Blocks(config)),
         reads(Blocks(config)),
         aio(kAioDepth),
@@ -76,6 +77,7 @@ struct TestWorker final : public EventLoop::Handler {
             .root = root,
             .mime = mime,
             .site = site,
+            .headers = headers,
             .cache = cache.get(),
             .helpers = helpers,
             .counters = counters,
@@ -260,6 +262,7 @@ struct TestWorker final : public EventLoop::Handler {
   DocumentRoot root;
   MimeTypes mime;
   SiteRules site;
+  HeaderRules headers;
   BufferPool pool;
   BlockReads reads;
   AioContext aio;
