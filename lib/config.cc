@@ -10,6 +10,7 @@
 #include "address_list.h"
 #include "config_file.h"
 #include "file_lookup.h"
+#include "header_rules.h"
 #include "http_request.h"
 #include "path_pattern.h"
 
@@ -101,6 +102,18 @@ po::options_description SettingOptions() {
                          ->value_name("'CODES /PATH'"),
        "answer CODES (404, 403, 5xx...) with the file /PATH; repeatable "
        "(off: built-in pages)")
+      ("header", po::value<std::vector<std::string>>()
+                     ->value_name("'GLOB Name: value'"),
+       "add the field to 200, 206 and 304 responses for paths matching GLOB "
+       "(e.g. '/assets/* Cache-Control: max-age=31536000'); repeatable, a "
+       "later match of the same name wins (off: none)")
+      ("cors", po::value<std::vector<std::string>>()
+                   ->value_name("'GLOB ORIGINS'"),
+       "let pages from ORIGINS (scheme://host[:port],... or *) read paths "
+       "matching GLOB, and answer their preflights; repeatable, the last "
+       "match decides (off: none)")
+      ("server-header", Text("TEXT", d.server_header),
+       "the Server field's value (off: no Server field)")
       ("mlock", po::bool_switch(),
        "lock the workers' memory: no page fault on the loop (file: mlock = true)")
       ("log-level", Text("LEVEL", d.log_level),
@@ -261,6 +274,23 @@ class Validator {
     return pages;
   }
 
+  /// A repeatable rule option checked by `parse` (which throws ConfigError
+  /// naming the flag), located in the config file when it came from there.
+  template <typename Parse>
+  std::vector<std::string> Rules(const std::string& name, Parse parse) const {
+    std::vector<std::string> rules = Repeated(name);
+    for (const std::string& rule : rules) {
+      try {
+        parse(rule);
+      } catch (const ConfigError& e) {
+        const bool from_file = file_ != nullptr && cli_.count(name) == 0;
+        throw ConfigError((from_file ? file_->Where(name, rule) : "") +
+                          e.what());
+      }
+    }
+    return rules;
+  }
+
   std::vector<ListenAddress> Listen() const {
     std::vector<ListenAddress> addresses;
     for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
@@ -331,6 +361,15 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
     v.Fail("fallback", c.fallback, "is not /PATH of a file below the root");
   }
   c.error_pages = v.ErrorPages();
+  c.headers = v.Rules("header", ParseHeaderRule);
+  c.cors = v.Rules("cors", ParseCorsRule);
+  c.server_header = v.String("server-header");
+  if (c.server_header == "off") {
+    c.server_header.clear();
+  } else if (std::string problem = CheckFieldValue(c.server_header);
+             !problem.empty()) {
+    v.Fail("server-header", PrintableText(c.server_header), problem);
+  }
   c.mlock = vm["mlock"].as<bool>();
   c.log_level = v.String("log-level");
   if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
@@ -560,6 +599,10 @@ std::string DescribeConfig(const Config& c) {
   DescribeRepeated(out, "hide", c.hide);
   out << "fallback = " << (c.fallback.empty() ? "off" : c.fallback) << "\n";
   DescribeRepeated(out, "error-page", c.error_pages);
+  DescribeRepeated(out, "header", c.headers);
+  DescribeRepeated(out, "cors", c.cors);
+  out << "server-header = "
+      << (c.server_header.empty() ? "off" : c.server_header) << "\n";
   out << "mlock = " << (c.mlock ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "mime-types = " << c.mime_types << "\n"

@@ -75,6 +75,12 @@ struct Config {
   std::string fallback;
   /// --error-page values, "CODES /PATH" (see ParseErrorPage).
   std::vector<std::string> error_pages;
+  /// --header values, "GLOB Name: value" (see header_rules.h), in order.
+  std::vector<std::string> headers;
+  /// --cors values, "GLOB ORIGIN[,ORIGIN...]", in order.
+  std::vector<std::string> cors;
+  /// The Server field's value; "" sends none (--server-header off).
+  std::string server_header = "ferry";
   /// Lock each worker's memory (see LockMemory): no page fault on the loop.
   bool mlock = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug

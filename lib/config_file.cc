@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 #include "config.h"
 
@@ -16,6 +17,13 @@ std::string Trim(const std::string& text) {
   const auto begin = text.find_first_not_of(" \t\r");
   if (begin == std::string::npos) return "";
   return text.substr(begin, text.find_last_not_of(" \t\r") + 1 - begin);
+}
+
+// An option that takes one value per line (--listen, --hide, --header...):
+// its values are a vector.
+bool Repeatable(const boost::program_options::option_description& option) {
+  return dynamic_cast<const boost::program_options::typed_value<
+             std::vector<std::string>>*>(option.semantic().get()) != nullptr;
 }
 
 }  // namespace
@@ -60,12 +68,13 @@ ConfigFile ScanConfigFile(
     if (name.empty()) {
       throw ConfigError(where + "expected 'name = value', got '" + line + "'");
     }
-    if (settings.find_nothrow(name, false) == nullptr) {
+    const auto* option = settings.find_nothrow(name, false);
+    if (option == nullptr) {
       throw ConfigError(where + "unknown option '" + name + "'");
     }
     if (value.empty()) throw ConfigError(where + "--" + name + ": no value");
     if (const auto first = file.lines.find(name);
-        name != "listen" && first != file.lines.end()) {
+        !Repeatable(*option) && first != file.lines.end()) {
       throw ConfigError(where + "--" + name + ": given twice (first on line " +
                         std::to_string(first->second.first) + ")");
     }

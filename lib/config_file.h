@@ -31,8 +31,9 @@ struct ConfigFile {
 std::string ReadConfigFile(const std::string& path);
 
 /// Checks `text` (the file at `path`) as Boost will read it: "name = value"
-/// lines of known `settings`, each given once (--listen may repeat), "#"
-/// comments. Throws ConfigError with "FILE:LINE: ".
+/// lines of known `settings`, each given once (a repeatable option, whose
+/// values are a vector, once a line: --listen, --hide...), "#" comments. Throws
+/// ConfigError with "FILE:LINE: ".
 ConfigFile ScanConfigFile(
     const std::string& path, const std::string& text,
     const boost::program_options::options_description& settings);

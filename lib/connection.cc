@@ -36,6 +36,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   socket_ = std::move(socket);
   socket_fd_ = socket_.get();
   socket_stream_.Attach(socket_fd_);
+  sender_.layout().server = ctx.config.server_header;
   token_ = token;
   std::size_t length = std::min(client.size(), sizeof client_ - 1);
   std::memcpy(client_, client.data(), length);
@@ -104,11 +105,13 @@ void Connection::ReadRequests(ServingContext& ctx) {
       if (parsed.kind == ParseResult::Kind::kError) {
         Bump(ctx.counters.requests);
         request_.method = Method::kGet;
+        ComposeFields(Fields::kNone, ctx);
         RespondStatus(parsed.status, /*close=*/true, ctx);
         return;
       }
       if (input_.full()) {
         if (input_.at_limit()) {
+          ComposeFields(Fields::kNone, ctx);
           RespondStatus(431, /*close=*/true, ctx);
           return;
         }
@@ -141,7 +144,38 @@ void Connection::ReadRequests(ServingContext& ctx) {
 
 void Connection::HandleRequest(ServingContext& ctx) {
   Bump(ctx.counters.requests);
+  if (request_.method == Method::kOptions) {
+    RespondOptions(ctx);
+    return;
+  }
   Follow(lookup_.Start(request_, ctx.site), ctx);
+}
+
+// OPTIONS is answered from the rules alone: 204 with Allow (and, for a
+// CORS preflight, its Access-Control-* fields), the disk never asked.
+void Connection::RespondOptions(ServingContext& ctx) {
+  std::string& fields = sender_.layout().fields;
+  fields.clear();
+  ctx.headers.AppendOptions(RulePath(), request_, &fields);
+  RespondStatus(204, false, ctx);
+}
+
+void Connection::ComposeFields(Fields which, ServingContext& ctx) {
+  std::string& fields = sender_.layout().fields;
+  fields.clear();
+  if (which == Fields::kNone || ctx.headers.empty()) return;
+  const std::string& path = RulePath();
+  if (which == Fields::kAll) ctx.headers.AppendHeaders(path, &fields);
+  ctx.headers.AppendCors(path, request_.origin, &fields);
+}
+
+// "/" + the request's path, a directory's with its '/': what the rules
+// match (as FileLookup matches --hide).
+const std::string& Connection::RulePath() {
+  rule_path_.assign(1, '/');
+  rule_path_ += request_.path;
+  if (request_.directory_form && !request_.path.empty()) rule_path_ += '/';
+  return rule_path_;
 }
 
 // Takes the lookup's next step: opens the path it names, or answers.
@@ -151,9 +185,11 @@ void Connection::Follow(FileLookup::Step step, ServingContext& ctx) {
       OpenNext(ctx);
       return;
     case FileLookup::Step::kRespond:
+      ComposeFields(Fields::kCors, ctx);
       RespondStatus(lookup_.status(), false, ctx);
       return;
     case FileLookup::Step::kRedirect: {
+      ComposeFields(Fields::kCors, ctx);
       bool keep = request_.keep_alive && !ctx.stopping;
       BuildDirectoryRedirect(request_, ctx.now_sec, keep, &open_path_,
                              &sender_.layout());
@@ -234,6 +270,7 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
   if (lookup_.error_page()) {
     fill_cache_ = false;
     bool keep = request_.keep_alive && !ctx.stopping;
+    ComposeFields(Fields::kCors, ctx);
     BuildErrorPageResponse(lookup_.status(), request_.method == Method::kHead,
                            InfoOf(file_status_), ctx.mime.Lookup(open_path_),
                            ctx.now_sec, keep, &sender_.layout());
@@ -258,9 +295,20 @@ void Connection::RespondWithFile(std::string_view content_type,
     MakeBoundary(boundary_);
   }
   bool keep = request_.keep_alive && !ctx.stopping;
+  ComposeFields(Fields::kAll, ctx);
   BuildFileResponse(request_, info, content_type, ctx.now_sec,
                     static_cast<int>(ctx.config.max_ranges), boundary_, keep,
                     &sender_.layout(), whole_fields);
+  const int status = sender_.layout().status;
+  if (status != 200 && status != 206 && status != 304 &&
+      !sender_.layout().fields.empty()) {
+    // A 412 or 416 is no representation of the file: a Cache-Control of a
+    // year must not make a cache keep it. Rare: built again.
+    ComposeFields(Fields::kCors, ctx);
+    BuildFileResponse(request_, info, content_type, ctx.now_sec,
+                      static_cast<int>(ctx.config.max_ranges), boundary_, keep,
+                      &sender_.layout(), whole_fields);
+  }
   close_after_response_ = !keep;
   StartResponse(ctx);
 }

@@ -27,6 +27,7 @@
 #include "extent_map.h"
 #include "file_cache.h"
 #include "file_lookup.h"
+#include "header_rules.h"
 #include "helper_pool.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -45,9 +46,10 @@ struct ServingContext {
   const Config& config;
   const DocumentRoot& root;
   const MimeTypes& mime;
-  const SiteRules& site;  ///< what may be served, index names, error pages
-  FileCache* cache;       ///< nullptr when --file-cache is 0
-  HelperPool& helpers;    ///< opens that need the disk
+  const SiteRules& site;       ///< what may be served, index names, error pages
+  const HeaderRules& headers;  ///< --header and --cors fields by path
+  FileCache* cache;            ///< nullptr when --file-cache is 0
+  HelperPool& helpers;         ///< opens that need the disk
   WorkerCounters& counters;
   ReadServices& io;  ///< what every connection's read window shares
   /// Tokens of connections that used up their turn's budget with more to
@@ -144,6 +146,7 @@ class Connection {
   void OnReadable(ServingContext& ctx);
   void ReadRequests(ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
+  void RespondOptions(ServingContext& ctx);
   void Follow(FileLookup::Step step, ServingContext& ctx);
   void OpenNext(ServingContext& ctx);
   bool ServeFromCache(ServingContext& ctx);
@@ -154,6 +157,14 @@ class Connection {
   // kStreaming
   void StartResponse(ServingContext& ctx);
   void RespondStatus(int status, bool close, ServingContext& ctx);
+  /// Which of the operator's fields the response about to be built gets.
+  enum class Fields {
+    kNone,  ///< a request that could not be parsed
+    kCors,  ///< any other answer than a file's: only the CORS fields
+    kAll,   ///< a file's 200, 206 or 304: --header fields and CORS
+  };
+  void ComposeFields(Fields which, ServingContext& ctx);
+  const std::string& RulePath();
   void FillWindow(ServingContext& ctx);
   void KeepInCache(ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
@@ -204,6 +215,7 @@ class Connection {
   Request request_;
   FileLookup lookup_;      ///< what answers request_
   std::string open_path_;  ///< the lookup's path being opened or served
+  std::string rule_path_;  ///< "/" + request_.path, as the rules match it
 
   // The response: the file's bytes through the read window, or a cached
   // copy of the whole file; the sender sends them after the head.

@@ -21,7 +21,7 @@ struct HeadState {
   bool absolute_form = false;
   std::string_view target_host;
   int host_fields = 0;
-  /// A method other than GET/HEAD: 405, once the framing is judged.
+  /// A method other than GET/HEAD/OPTIONS: 405, once the framing is judged.
   bool other_method = false;
   bool content_length = false;
   bool transfer_encoding = false;
@@ -169,6 +169,12 @@ int ParseRequestLine(std::string_view line, Request* out, HeadState* state) {
     out->method = Method::kGet;
   } else if (method == "HEAD") {
     out->method = Method::kHead;
+  } else if (method == "OPTIONS") {
+    out->method = Method::kOptions;
+    if (target == "*") {
+      out->asterisk_form = true;  // path "", no query
+      return 0;
+    }
   } else {
     // 405 waits for the fields: bad framing is still 400 or 501, so that
     // every method is judged alike before the connection closes.
@@ -246,6 +252,9 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
     case 5:
       if (EqualsLower(name, "range")) SetOnce(present, &out->range);
       break;
+    case 6:
+      if (EqualsLower(name, "origin")) SetOnce(present, &out->origin);
+      break;
     case 7:
       if (EqualsLower(name, "referer")) out->referer = value;
       break;
@@ -273,7 +282,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
         bool body = false;
         if (state->content_length) return 400;
         if (int status = ParseContentLength(value, &body)) return status;
-        // GET and HEAD take no body; another method's body is framed
+        // ferryd reads no body of GET, HEAD or OPTIONS; another method's
+        // body is framed
         // well enough to be answered 405.
         if (body && !state->other_method) return 400;
         state->content_length = true;
@@ -289,6 +299,17 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
     case 19:
       if (EqualsLower(name, "if-unmodified-since")) {
         SetOnce(present, &out->if_unmodified_since);
+      }
+      break;
+    case 29:
+      if (EqualsLower(name, "access-control-request-method")) {
+        out->access_control_request_method = present;
+      }
+      break;
+    case 30:
+      if (EqualsLower(name, "access-control-request-headers")) {
+        AddListLine(present, &out->access_control_request_headers,
+                    &out->joined_access_control_request_headers);
       }
       break;
     default:
@@ -346,6 +367,8 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   std::string path = std::move(out->path);
   std::string joined_if_match = std::move(out->joined_if_match);
   std::string joined_if_none_match = std::move(out->joined_if_none_match);
+  std::string joined_request_headers =
+      std::move(out->joined_access_control_request_headers);
   *out = Request{};
   out->path = std::move(path);
   out->path.clear();
@@ -353,6 +376,9 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   out->joined_if_match.clear();
   out->joined_if_none_match = std::move(joined_if_none_match);
   out->joined_if_none_match.clear();
+  out->joined_access_control_request_headers =
+      std::move(joined_request_headers);
+  out->joined_access_control_request_headers.clear();
 
   // RFC 9112 section 2.2: ignore empty lines before the request line.
   std::size_t pos = 0;

@@ -8,7 +8,7 @@
 
 namespace ferry {
 
-enum class Method { kGet, kHead };
+enum class Method { kGet, kHead, kOptions };
 
 /// Limits a request must stay within; each is a command-line flag.
 struct RequestLimits {
@@ -19,7 +19,8 @@ struct RequestLimits {
 
 /// One parsed request. The string_views point into the caller's input
 /// buffer and stay valid until that buffer is changed, except that
-/// `if_match` and `if_none_match`, when the field came in several lines,
+/// `if_match`, `if_none_match` and `access_control_request_headers`, when
+/// the field came in several lines,
 /// view the joined list in this Request's own storage (so use them through
 /// the Request they were parsed into, never a copy). `path` and that
 /// storage are owned (their capacity is reused across requests on one
@@ -32,10 +33,13 @@ struct Request {
   /// repeated '/' merged), no leading '/': "" is the root directory.
   std::string path;
   bool directory_form = false;  ///< the target's path ended in '/' (or was "/")
-  bool keep_alive = true;       ///< from the version and Connection
-  std::string_view raw_path;    ///< the target's path as sent (for Location)
-  std::string_view query;       ///< after '?', without it; empty if none
-  std::string_view host;  ///< a valid uri-host [":" port], or empty on 1.0
+  /// OPTIONS * (RFC 9112 section 3.2.4): about the server, not a path
+  /// (`path` is then "").
+  bool asterisk_form = false;
+  bool keep_alive = true;     ///< from the version and Connection
+  std::string_view raw_path;  ///< the target's path as sent (for Location)
+  std::string_view query;     ///< after '?', without it; empty if none
+  std::string_view host;      ///< a valid uri-host [":" port], or empty on 1.0
   /// The request line without its line end; set even when the request is
   /// refused later (for the access log).
   std::string_view request_line;
@@ -47,9 +51,14 @@ struct Request {
   std::string_view if_modified_since;
   std::string_view if_unmodified_since;
   std::string_view if_range;
+  /// CORS: the requesting page's origin ("invalid" when repeated).
+  std::string_view origin;
+  std::string_view access_control_request_method;   ///< a CORS preflight's
+  std::string_view access_control_request_headers;  ///< a CORS preflight's
   /// Where a list field that came in several lines is joined (", ").
   std::string joined_if_match;
   std::string joined_if_none_match;
+  std::string joined_access_control_request_headers;
 };
 
 struct ParseResult {
@@ -63,8 +72,10 @@ struct ParseResult {
   /// characters, bad percent-encoding, %00, a path escaping the root, missing
   /// Host on HTTP/1.1, duplicate Host or Content-Length, a Host or an
   /// absolute-form authority that is no uri-host [":" port], Content-Length
-  /// not 1*DIGIT, or other than 0 on GET/HEAD, Content-Length together with
-  /// Transfer-Encoding), 405 a method other than GET/HEAD (only once its
+  /// not 1*DIGIT, or other than 0 on GET/HEAD/OPTIONS, Content-Length
+  /// together with Transfer-Encoding, the asterisk-form target "*" with a
+  /// method other than OPTIONS), 405 a method other than GET/HEAD/OPTIONS
+  /// (only once its
   /// head is complete and none of the framing errors above applies), 414
   /// request line over the limit, 431 header block or count over the limit,
   /// 501 any Transfer-Encoding, 505 a major version other than HTTP/1.

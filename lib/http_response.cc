@@ -56,14 +56,16 @@ void AppendNumberHeader(std::string* text, std::string_view name,
   text->append(kCrlf);
 }
 
-// The status line, Server and Date: what every response starts with.
-void AppendStart(std::string* text, int status, std::time_t now) {
+// The status line, Server (unless `server` is empty) and Date: what every
+// response starts with.
+void AppendStart(std::string* text, int status, std::time_t now,
+                 std::string_view server) {
   text->append("HTTP/1.1 ");
   AppendNumber(text, static_cast<std::uint64_t>(status));
   text->push_back(' ');
   text->append(ReasonPhrase(status));
   text->append(kCrlf);
-  text->append("Server: ferry\r\n");
+  if (!server.empty()) AppendHeader(text, "Server", server);
   // Every response of a second carries the same Date: format it once. (Per
   // thread: a worker's responses are all built on its loop thread.)
   thread_local std::time_t formatted = -1;
@@ -183,7 +185,7 @@ void BuildNotModified(const FileInfo& info, std::string_view etag,
                       ResponseLayout* layout) {
   std::string& text = layout->text;
   layout->status = 304;
-  AppendStart(&text, 304, now);
+  AppendStart(&text, 304, now, layout->server);
   AppendLastModified(&text, info, now);
   AppendHeader(&text, "ETag", etag);
   AppendEnd(&text, keep_alive, layout->fields);
@@ -318,7 +320,7 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
 
   const bool partial = range.kind == RangeResult::Kind::kSatisfiable;
   layout->status = partial ? 206 : 200;
-  AppendStart(&text, layout->status, now);
+  AppendStart(&text, layout->status, now, layout->server);
   if (partial && range.ranges.size() > 1) {
     const std::size_t parts = range.ranges.size();
     text.reserve(text.size() + 384 + content_type.size() +
@@ -372,12 +374,12 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
                                                    kHtmlClose.size() + 2 * title
                                              : 0;
 
-  AppendStart(&text, status, now);
+  AppendStart(&text, status, now, layout->server);
   if (has_body) {
     text.append("Content-Type: text/html\r\n");
     AppendNumberHeader(&text, "Content-Length", body_length);
   }
-  if (status == 405) text.append("Allow: GET, HEAD\r\n");
+  if (status == 405) text.append("Allow: GET, HEAD, OPTIONS\r\n");
   if (status == 416) {
     text.append("Content-Range: bytes */");
     AppendNumber(&text, size);
@@ -460,7 +462,7 @@ void BuildErrorPageResponse(int status, bool head_only, const FileInfo& info,
   layout->Clear();
   layout->status = status;
   std::string& text = layout->text;
-  AppendStart(&text, status, now);
+  AppendStart(&text, status, now, layout->server);
   AppendHeader(&text, "Content-Type", content_type);
   AppendNumberHeader(&text, "Content-Length", info.size);
   AppendEnd(&text, keep_alive, layout->fields);

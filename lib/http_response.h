@@ -47,6 +47,9 @@ struct ResponseLayout {
   /// operator, CORS, Content-Encoding, Vary). Set before building; the
   /// builders leave it as it is.
   std::string fields;
+  /// The Server field's value (--server-header), "" for none. Set once per
+  /// connection; it views text that outlives the layout (the Config).
+  std::string_view server = "ferry";
   void Clear() {
     text.clear();
     pieces.clear();
@@ -90,8 +93,9 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view whole_fields = {});
 
 /// Builds a response without a file: an error (with a short HTML body, an
-/// Allow header on 405, Content-Range on 416 given `size`), or a 301 to
-/// `location` (non-empty only for 301). `head_only` omits the body.
+/// Allow header on 405, GET, HEAD and OPTIONS), Content-Range on 416 given
+/// `size`), or a 301 to `location` (non-empty only for 301). `head_only` omits
+/// the body.
 void BuildStatusResponse(int status, bool head_only, std::time_t now,
                          bool keep_alive, std::string_view location,
                          std::uint64_t size, ResponseLayout* layout);

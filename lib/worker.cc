@@ -23,9 +23,12 @@
 namespace ferry {
 namespace {
 
-constexpr char kBusyResponse[] =
-    "HTTP/1.1 503 Service Unavailable\r\nServer: ferry\r\n"
-    "Content-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+std::string BusyResponse(const std::string& server) {
+  std::string text = "HTTP/1.1 503 Service Unavailable\r\n";
+  if (!server.empty()) text += "Server: " + server + "\r\n";
+  return text +
+         "Content-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+}
 
 std::uint32_t BlockCount(const Config& config) {
   return static_cast<std::uint32_t>(
@@ -71,6 +74,8 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       queue_(QueueOf(root_)),
       mime_(mime),
       site_(SiteRules::From(config)),
+      headers_(HeaderRules::From(config)),
+      busy_response_(BusyResponse(config.server_header)),
       pool_(config.block_size, BlockCount(config)),
       reads_(BlockCount(config)),
       aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
@@ -94,6 +99,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .root = root_,
            .mime = mime_,
            .site = site_,
+           .headers = headers_,
            .cache = cache_.get(),
            .helpers = helpers_,
            .counters = counters,
@@ -328,7 +334,8 @@ void Worker::OnAccepted(UniqueFd socket, std::string_view client) {
   if (stopping_ || !loop_.Mappable(fd) ||
       connections_.live() >= connections_.capacity()) {
     Bump(counters_.rejected);
-    (void)!send(fd, kBusyResponse, sizeof kBusyResponse - 1, MSG_NOSIGNAL);
+    (void)!send(fd, busy_response_.data(), busy_response_.size(),
+                MSG_NOSIGNAL);
     return;
   }
   try {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "acceptor.h"
@@ -100,6 +101,9 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   BlockQueue queue_;  ///< of the device the root is on
   const MimeTypes& mime_;
   SiteRules site_;
+  HeaderRules headers_;
+  /// The 503 sent to a client over --max-connections (with --server-header).
+  std::string busy_response_;
   BufferPool pool_;
   BlockReads reads_;
   AioContext aio_;

@@ -87,6 +87,15 @@ void CheckDone(std::string_view input, const RequestLimits& limits,
     FUZZ_CHECK(InsideOrInvalid(view, head));
     FUZZ_CHECK(!HasLineBreak(view));
   }
+  FUZZ_CHECK(InsideOrInvalid(r.origin, head));
+  FUZZ_CHECK(InsideOrInvalid(r.access_control_request_method, head));
+  FUZZ_CHECK(InsideOrInvalid(r.access_control_request_headers, head,
+                             r.joined_access_control_request_headers));
+  FUZZ_CHECK(!HasLineBreak(r.origin) &&
+             !HasLineBreak(r.access_control_request_headers));
+  // "*" is OPTIONS's alone, and names no path.
+  FUZZ_CHECK(!r.asterisk_form ||
+             (r.method == ferry::Method::kOptions && r.path.empty()));
   FUZZ_CHECK(InsideOrInvalid(r.if_match, head, r.joined_if_match));
   FUZZ_CHECK(InsideOrInvalid(r.if_none_match, head, r.joined_if_none_match));
   FUZZ_CHECK(!HasLineBreak(r.if_match) && !HasLineBreak(r.if_none_match));

@@ -22,7 +22,8 @@ po::options_description Settings() {
   po::options_description settings;
   settings.add_options()("root", po::value<std::string>())(
       "workers", po::value<unsigned>())("listen",
-                                        po::value<std::vector<std::string>>());
+                                        po::value<std::vector<std::string>>())(
+      "hide", po::value<std::vector<std::string>>());
   return settings;
 }
 
@@ -63,6 +64,15 @@ TEST(ConfigFile, RecordsTheLineAndValueOfEachSetting) {
   // Not in the file: nothing to name.
   EXPECT_EQ(file.Where("bogus", ""), "");
   EXPECT_EQ(file.Where("bogus", "1"), "");
+}
+
+// Every repeatable option (a vector of values) takes one value a line, as
+// the shipped config shows for --hide and --error-page.
+TEST(ConfigFile, EveryRepeatableOptionMayRepeat) {
+  ConfigFile file =
+      ScanConfigFile("f", "hide = /.git/*\nhide = *.bak\n", Settings());
+  EXPECT_EQ(file.lines.count("hide"), 2u);
+  EXPECT_EQ(file.Where("hide", "*.bak"), "f:2: ");
 }
 
 TEST(ConfigFile, AnEmptyFileHasNoSettings) {

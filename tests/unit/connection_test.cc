@@ -54,6 +54,7 @@ struct TestWorker final : public EventLoop::Handler {
       : config(given),
         root(root_path),
         site(SiteRules::From(config)),
+        headers(HeaderRules::From(config)),
         pool(config.block_size, Blocks(config)),
         reads(Blocks(config)),
         aio(kAioDepth),
@@ -76,6 +77,7 @@ struct TestWorker final : public EventLoop::Handler {
             .root = root,
             .mime = mime,
             .site = site,
+            .headers = headers,
             .cache = cache.get(),
             .helpers = helpers,
             .counters = counters,
@@ -260,6 +262,7 @@ struct TestWorker final : public EventLoop::Handler {
   DocumentRoot root;
   MimeTypes mime;
   SiteRules site;
+  HeaderRules headers;
   BufferPool pool;
   BlockReads reads;
   AioContext aio;
@@ -467,6 +470,44 @@ TEST_F(ConnectionTest, AMissingFileIs404AndTheConnectionStays) {
   EXPECT_EQ(response.status, 404);
   ASSERT_TRUE(AwaitIdle(connection));
   EXPECT_EQ(worker_->counters.responses_4xx.load(), 1u);
+}
+
+TEST_F(ConnectionTest, OptionsIsAnsweredFromTheRulesWithoutAnOpen) {
+  Config config = TestConfig();
+  config.headers = {"/* Cache-Control: no-cache"};
+  config.cors = {"/* https://app.example"};
+  StartWorker(config);
+  Connection connection;
+  Client client = Connect(connection);
+  client.Send(
+      "OPTIONS /missing.txt HTTP/1.1\r\nHost: t\r\n"
+      "Origin: https://app.example\r\n"
+      "Access-Control-Request-Method: GET\r\n\r\n"
+      "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+  Response preflight;
+  ASSERT_TRUE(Await(client, &preflight));
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_NE(preflight.head.find("\r\nAllow: GET, HEAD, OPTIONS\r\n"),
+            std::string::npos);
+  EXPECT_NE(preflight.head.find(
+                "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"),
+            std::string::npos);
+  EXPECT_EQ(preflight.head.find("Cache-Control"), std::string::npos);
+  Response asterisk;
+  ASSERT_TRUE(Await(client, &asterisk));
+  EXPECT_EQ(asterisk.status, 204);
+  EXPECT_EQ(asterisk.head.find("Access-Control"), std::string::npos);
+  EXPECT_EQ(worker_->counters.helper_opens.load(), 0u);
+  EXPECT_EQ(worker_->counters.cache_misses.load(), 0u);
+  // The next response gets its own fields, the preflight's gone.
+  client.Send("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+  Response get;
+  ASSERT_TRUE(Await(client, &get));
+  EXPECT_EQ(get.status, 200);
+  EXPECT_NE(get.head.find("\r\nCache-Control: no-cache\r\n"),
+            std::string::npos);
+  EXPECT_NE(get.head.find("\r\nVary: Origin\r\n"), std::string::npos);
+  EXPECT_EQ(get.head.find("Allow"), std::string::npos) << get.head;
 }
 
 TEST_F(ConnectionTest, ARequestInPiecesIsAnsweredWhenItIsWhole) {

@@ -262,12 +262,59 @@ TEST_F(ParseRequestTest, HigherMinorVersionIsReadAsHttp11) {
 TEST_F(ParseRequestTest, Methods) {
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
   EXPECT_EQ(ErrorOf("get / HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
-  EXPECT_EQ(ErrorOf("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
+  EXPECT_EQ(ErrorOf("options / HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
   EXPECT_EQ(ErrorOf("BREW / HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
   EXPECT_EQ(ErrorOf("G(T / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf(" GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET  / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+TEST_F(ParseRequestTest, OptionsForAPathAndAsteriskForm) {
+  ExpectDone("OPTIONS /data/a.bin?x HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(request_.method, Method::kOptions);
+  EXPECT_FALSE(request_.asterisk_form);
+  EXPECT_EQ(request_.path, "data/a.bin");
+  ExpectDone("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(request_.method, Method::kOptions);
+  EXPECT_TRUE(request_.asterisk_form);
+  EXPECT_EQ(request_.path, "");
+  EXPECT_EQ(request_.raw_path, "");
+  // The next request starts afresh.
+  ExpectDone("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_FALSE(request_.asterisk_form);
+  // "*" is OPTIONS's alone (RFC 9112 section 3.2.4).
+  EXPECT_EQ(ErrorOf("GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("HEAD * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("OPTIONS ** HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("OPTIONS * HTTP/1.1\r\n\r\n"), 400);  // no Host
+  // No body is read: one is refused as GET's is; chunked is still 501.
+  EXPECT_EQ(ErrorOf("OPTIONS * HTTP/1.1\r\nHost: h\r\n"
+                    "Content-Length: 3\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("OPTIONS /a HTTP/1.1\r\nHost: h\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"),
+            501);
+  ExpectDone("OPTIONS /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_F(ParseRequestTest, CorsFields) {
+  const std::string input =
+      "OPTIONS /a HTTP/1.1\r\nHost: h\r\n"
+      "origin: https://app.example\r\n"
+      "Access-Control-Request-Method: GET\r\n"
+      "Access-Control-Request-Headers: range\r\n"
+      "ACCESS-CONTROL-REQUEST-HEADERS: if-none-match\r\n\r\n";
+  ExpectDone(input);
+  EXPECT_EQ(request_.origin, "https://app.example");
+  EXPECT_EQ(request_.access_control_request_method, "GET");
+  EXPECT_EQ(request_.access_control_request_headers, "range, if-none-match");
+  ExpectDone(
+      "GET /a HTTP/1.1\r\nHost: h\r\nOrigin: http://a\r\n"
+      "Origin: http://b\r\n\r\n");
+  EXPECT_EQ(request_.origin, "invalid");  // repeated: matches no origin
+  EXPECT_TRUE(request_.access_control_request_method.empty());
+  EXPECT_TRUE(request_.access_control_request_headers.empty());
 }
 
 TEST_F(ParseRequestTest, HostRules) {
@@ -375,7 +422,7 @@ TEST_F(ParseRequestTest, FramingIsJudgedBefore405) {
            Case{"Content-Length: 0\r\n", 405},
            Case{"", 405},
        }) {
-    for (std::string_view method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+    for (std::string_view method : {"POST", "PUT", "DELETE", "PATCH"}) {
       const std::string input = std::string(method) +
                                 " / HTTP/1.1\r\nHost: h\r\n" +
                                 std::string(c.fields) + "\r\n";

@@ -567,7 +567,29 @@ TEST(StatusResponse, HeadOnlyKeepsContentLength) {
 }
 
 TEST(StatusResponse, MethodNotAllowedHasAllow) {
-  EXPECT_EQ(BuildStatus(405).Header("Allow"), "GET, HEAD");
+  EXPECT_EQ(BuildStatus(405).Header("Allow"), "GET, HEAD, OPTIONS");
+}
+
+TEST(StatusResponse, NoContentHasNoBodyAndTheCallersFields) {
+  ResponseLayout layout;
+  layout.fields = "Allow: GET, HEAD, OPTIONS\r\n";
+  BuildStatusResponse(204, false, kNow, true, {}, 0, &layout);
+  const Parsed r = ParseWire(Render(layout, {}));
+  EXPECT_EQ(r.status_line, "HTTP/1.1 204 No Content");
+  EXPECT_EQ(r.Header("Allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(r.Header("Content-Length"), "<absent>");
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(layout.body_bytes, 0u);
+}
+
+TEST(StatusResponse, ServerFieldIsTheLayoutsOrNone) {
+  ResponseLayout layout;
+  layout.server = "ferry/1 (test)";
+  BuildStatusResponse(404, false, kNow, true, {}, 0, &layout);
+  EXPECT_EQ(ParseWire(Render(layout, {})).Header("Server"), "ferry/1 (test)");
+  layout.server = {};
+  BuildStatusResponse(404, false, kNow, true, {}, 0, &layout);
+  EXPECT_EQ(layout.text.find("Server"), std::string::npos) << layout.text;
 }
 
 TEST(StatusResponse, Redirect) {
