@@ -19,7 +19,8 @@ struct RequestLimits {
 
 /// One parsed request. The string_views point into the caller's input
 /// buffer and stay valid until that buffer is changed, except that
-/// `if_match` and `if_none_match`, when the field came in several lines,
+/// `if_match`, `if_none_match` and `accept_encoding`, when the field came
+/// in several lines,
 /// view the joined list in this Request's own storage (so use them through
 /// the Request they were parsed into, never a copy). `path` and that
 /// storage are owned (their capacity is reused across requests on one
@@ -47,9 +48,11 @@ struct Request {
   std::string_view if_modified_since;
   std::string_view if_unmodified_since;
   std::string_view if_range;
+  std::string_view accept_encoding;  ///< every line's list, joined
   /// Where a list field that came in several lines is joined (", ").
   std::string joined_if_match;
   std::string joined_if_none_match;
+  std::string joined_accept_encoding;
 };
 
 struct ParseResult {
