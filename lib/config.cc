@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "accept_encoding.h"
 #include "address_list.h"
 #include "config_file.h"
 #include "file_lookup.h"
@@ -101,6 +102,9 @@ po::options_description SettingOptions() {
                          ->value_name("'CODES /PATH'"),
        "answer CODES (404, 403, 5xx...) with the file /PATH; repeatable "
        "(off: built-in pages)")
+      ("precompressed", Text("CODINGS", "off"),
+       "serve NAME.br, NAME.zst, NAME.gz for NAME to clients accepting them, "
+       "preferred in this order, e.g. br,zstd,gzip (on: that; off: none)")
       ("mlock", po::bool_switch(),
        "lock the workers' memory: no page fault on the loop (file: mlock = true)")
       ("log-level", Text("LEVEL", d.log_level),
@@ -261,6 +265,28 @@ class Validator {
     return pages;
   }
 
+  /// --precompressed: "off", "on" (br,zstd,gzip), or codings in order.
+  std::vector<std::string> Codings(const std::string& name) const {
+    const std::string text = String(name);
+    if (text == "off") return {};
+    if (text == "on") return {"br", "zstd", "gzip"};
+    std::vector<std::string> codings;
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t comma = text.find(',', start);
+      std::string item = text.substr(start, comma - start);
+      if (!CodingNamed(item) ||
+          std::find(codings.begin(), codings.end(), item) != codings.end()) {
+        Fail(name, text,
+             "is not off, on, or a list of br, zstd and gzip, each at most "
+             "once (e.g. br,gzip)");
+      }
+      codings.push_back(item);
+      if (comma == std::string::npos) return codings;
+      start = comma + 1;
+    }
+  }
+
   std::vector<ListenAddress> Listen() const {
     std::vector<ListenAddress> addresses;
     for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
@@ -331,6 +357,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
     v.Fail("fallback", c.fallback, "is not /PATH of a file below the root");
   }
   c.error_pages = v.ErrorPages();
+  c.precompressed = v.Codings("precompressed");
   c.mlock = vm["mlock"].as<bool>();
   c.log_level = v.String("log-level");
   if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
@@ -560,6 +587,8 @@ std::string DescribeConfig(const Config& c) {
   DescribeRepeated(out, "hide", c.hide);
   out << "fallback = " << (c.fallback.empty() ? "off" : c.fallback) << "\n";
   DescribeRepeated(out, "error-page", c.error_pages);
+  out << "precompressed = "
+      << (c.precompressed.empty() ? "off" : JoinNames(c.precompressed)) << "\n";
   out << "mlock = " << (c.mlock ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "mime-types = " << c.mime_types << "\n"

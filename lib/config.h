@@ -75,6 +75,9 @@ struct Config {
   std::string fallback;
   /// --error-page values, "CODES /PATH" (see ParseErrorPage).
   std::vector<std::string> error_pages;
+  /// --precompressed: "br", "zstd", "gzip" in the operator's order of
+  /// preference; empty (off) serves no variant.
+  std::vector<std::string> precompressed;
   /// Lock each worker's memory (see LockMemory): no page fault on the loop.
   bool mlock = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug
