@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "accept_encoding.h"
 #include "address_list.h"
 #include "config_file.h"
 #include "file_lookup.h"
@@ -114,6 +115,9 @@ po::options_description SettingOptions() {
        "match decides (off: none)")
       ("server-header", Text("TEXT", d.server_header),
        "the Server field's value (off: no Server field)")
+      ("precompressed", Text("CODINGS", "off"),
+       "serve NAME.br, NAME.zst, NAME.gz for NAME to clients accepting them, "
+       "preferred in this order, e.g. br,zstd,gzip (on: that; off: none)")
       ("mlock", po::bool_switch(),
        "lock the workers' memory: no page fault on the loop (file: mlock = true)")
       ("log-level", Text("LEVEL", d.log_level),
@@ -291,6 +295,28 @@ class Validator {
     return rules;
   }
 
+  /// --precompressed: "off", "on" (br,zstd,gzip), or codings in order.
+  std::vector<std::string> Codings(const std::string& name) const {
+    const std::string text = String(name);
+    if (text == "off") return {};
+    if (text == "on") return {"br", "zstd", "gzip"};
+    std::vector<std::string> codings;
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t comma = text.find(',', start);
+      std::string item = text.substr(start, comma - start);
+      if (!CodingNamed(item) ||
+          std::find(codings.begin(), codings.end(), item) != codings.end()) {
+        Fail(name, text,
+             "is not off, on, or a list of br, zstd and gzip, each at most "
+             "once (e.g. br,gzip)");
+      }
+      codings.push_back(item);
+      if (comma == std::string::npos) return codings;
+      start = comma + 1;
+    }
+  }
+
   std::vector<ListenAddress> Listen() const {
     std::vector<ListenAddress> addresses;
     for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
@@ -370,6 +396,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
              !problem.empty()) {
     v.Fail("server-header", PrintableText(c.server_header), problem);
   }
+  c.precompressed = v.Codings("precompressed");
   c.mlock = vm["mlock"].as<bool>();
   c.log_level = v.String("log-level");
   if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) ==
@@ -603,6 +630,8 @@ std::string DescribeConfig(const Config& c) {
   DescribeRepeated(out, "cors", c.cors);
   out << "server-header = "
       << (c.server_header.empty() ? "off" : c.server_header) << "\n";
+  out << "precompressed = "
+      << (c.precompressed.empty() ? "off" : JoinNames(c.precompressed)) << "\n";
   out << "mlock = " << (c.mlock ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "mime-types = " << c.mime_types << "\n"

@@ -81,6 +81,9 @@ struct Config {
   std::vector<std::string> cors;
   /// The Server field's value; "" sends none (--server-header off).
   std::string server_header = "ferry";
+  /// --precompressed: "br", "zstd", "gzip" in the operator's order of
+  /// preference; empty (off) serves no variant.
+  std::vector<std::string> precompressed;
   /// Lock each worker's memory (see LockMemory): no page fault on the loop.
   bool mlock = false;
   std::string log_level = "info";  ///< error, warning, notice, info, debug

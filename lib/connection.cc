@@ -206,8 +206,11 @@ void Connection::Follow(FileLookup::Step step, ServingContext& ctx) {
 // lookup cached, else by a helper (kResolving until OnOpenDone).
 void Connection::OpenNext(ServingContext& ctx) {
   open_path_ = lookup_.path();
-  // The cache keeps a file's 200 head: an error page is read each time.
-  if (ctx.cache != nullptr && !lookup_.error_page() && ServeFromCache(ctx)) {
+  // The cache keeps a file's 200 head: an error page is read each time. An
+  // original whose variants are tried next is opened: the lookup keeps its
+  // descriptor in case none fits (ServeOpened finds it in the cache then).
+  if (ctx.cache != nullptr && !lookup_.error_page() &&
+      !lookup_.tries_variants() && ServeFromCache(ctx)) {
     return;
   }
   OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
@@ -225,6 +228,9 @@ void Connection::OpenNext(ServingContext& ctx) {
   OnOpened(std::move(opened), ctx);
 }
 
+// A cache entry for open_path_ answers the open: the lookup decides with
+// its status (a variant may be stale), and a hit it serves is sent from
+// the cache.
 bool Connection::ServeFromCache(ServingContext& ctx) {
   CachedFile* entry = ctx.cache->Find(open_path_);
   if (entry == nullptr) return false;
@@ -239,12 +245,25 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
     }
     entry->checked_ms = ctx.now_ms;
   }
-  Bump(ctx.counters.cache_hits);
-  cached_body_.Reset(entry->bytes);
-  file_status_ = entry->status;
-  status_ms_ = entry->checked_ms;
-  RespondWithFile(entry->head.content_type, entry->head.whole_fields, ctx);
+  OpenedFile hit;  // no descriptor: served from `entry`
+  hit.status = entry->status;
+  OnOpened(std::move(hit), ctx, entry);
   return true;
+}
+
+void Connection::ServeCached(CachedFile& entry, ServingContext& ctx) {
+  Bump(ctx.counters.cache_hits);
+  cached_body_.Reset(entry.bytes);
+  file_status_ = entry.status;
+  status_ms_ = entry.checked_ms;
+  // The kept head is the one for the way the file was served when cached:
+  // by its own name, or as a variant (Content-Encoding, the original's
+  // type). Served the other way, the head is made afresh.
+  if (entry.head.content_encoding == CodingName(lookup_.coding())) {
+    RespondWithFile(entry.head.content_type, entry.head.whole_fields, ctx);
+  } else {
+    RespondWithFile(ctx.mime.Lookup(lookup_.type_path()), {}, ctx);
+  }
 }
 
 // ---- kResolving ------------------------------------------------------------
@@ -255,16 +274,38 @@ void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
   OnOpened(std::move(opened), ctx);
 }
 
-void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
-  FileLookup::Step step = lookup_.OnOpened(opened);
+void Connection::OnOpened(OpenedFile opened, ServingContext& ctx,
+                          CachedFile* hit) {
+  FileLookup::Step step = lookup_.OnOpened(std::move(opened));
   if (step != FileLookup::Step::kServe) {
     Follow(step, ctx);
     return;
   }
-  file_status_ = opened.status;
+  ServeOpened(lookup_.TakeServed(), hit, ctx);
+}
+
+// Serves the lookup's choice: `served` (its descriptor, or none when it is
+// the cache entry `hit`).
+void Connection::ServeOpened(OpenedFile served, CachedFile* hit,
+                             ServingContext& ctx) {
+  open_path_ = lookup_.path();
+  if (!served.fd) {
+    ServeCached(*hit, ctx);
+    return;
+  }
+  if (ctx.cache != nullptr && !lookup_.error_page()) {
+    // An original opened for its variants may be cached all the same.
+    CachedFile* entry = ctx.cache->Find(open_path_);
+    if (entry != nullptr && SameFileVersion(entry->status, served.status)) {
+      entry->checked_ms = ctx.now_ms;
+      ServeCached(*entry, ctx);
+      return;
+    }
+  }
+  file_status_ = served.status;
   status_ms_ = ctx.now_ms;
   window_.Open(
-      std::move(opened.fd), token_, file_status_.direct_align,
+      std::move(served.fd), token_, file_status_.direct_align,
       file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax,
       ctx.io);
   if (lookup_.error_page()) {
@@ -282,32 +323,41 @@ void Connection::OnOpened(OpenedFile opened, ServingContext& ctx) {
                 ctx.cache->Cacheable(file_status_.size) &&
                 file_status_.size <= ctx.io.pool.block_size();
   if (fill_cache_) Bump(ctx.counters.cache_misses);
-  RespondWithFile(ctx.mime.Lookup(open_path_), {}, ctx);
+  RespondWithFile(ctx.mime.Lookup(lookup_.type_path()), {}, ctx);
 }
 
 void Connection::RespondWithFile(std::string_view content_type,
                                  std::string_view whole_fields,
                                  ServingContext& ctx) {
   FileInfo info = InfoOf(file_status_);
+  int max_ranges = static_cast<int>(ctx.config.max_ranges);
+  const std::string_view encoding = CodingName(lookup_.coding());
+  // A multipart body has no place for Content-Encoding that clients agree
+  // on: a variant is sent in one range at most (a list of more is answered
+  // with the whole variant, as RFC 9110 allows).
+  if (!encoding.empty()) max_ranges = 1;
   // Only a multipart response (a Range list) needs a boundary.
   boundary_[0] = '\0';
   if (request_.range.find(',') != std::string_view::npos) {
     MakeBoundary(boundary_);
   }
   bool keep = request_.keep_alive && !ctx.stopping;
-  ComposeFields(Fields::kAll, ctx);
-  BuildFileResponse(request_, info, content_type, ctx.now_sec,
-                    static_cast<int>(ctx.config.max_ranges), boundary_, keep,
-                    &sender_.layout(), whole_fields);
+  auto build = [&](Fields which) {
+    ComposeFields(which, ctx);
+    if (!ctx.site.precompressed.empty()) {
+      // Whichever file answers, the response depends on Accept-Encoding.
+      sender_.layout().fields.append("Vary: Accept-Encoding\r\n");
+    }
+    BuildFileResponse(request_, info, content_type, ctx.now_sec, max_ranges,
+                      boundary_, keep, &sender_.layout(), whole_fields,
+                      encoding);
+  };
+  build(Fields::kAll);
   const int status = sender_.layout().status;
-  if (status != 200 && status != 206 && status != 304 &&
-      !sender_.layout().fields.empty()) {
+  if (status != 200 && status != 206 && status != 304 && !ctx.headers.empty()) {
     // A 412 or 416 is no representation of the file: a Cache-Control of a
     // year must not make a cache keep it. Rare: built again.
-    ComposeFields(Fields::kCors, ctx);
-    BuildFileResponse(request_, info, content_type, ctx.now_sec,
-                      static_cast<int>(ctx.config.max_ranges), boundary_, keep,
-                      &sender_.layout(), whole_fields);
+    build(Fields::kCors);
   }
   close_after_response_ = !keep;
   StartResponse(ctx);
@@ -389,10 +439,12 @@ void Connection::OnReadDone(std::uint32_t block, long result,
 void Connection::KeepInCache(ServingContext& ctx) {
   const char* bytes = window_.WholeFile(file_status_.size);
   if (bytes == nullptr) return;
-  std::string_view type = ctx.mime.Lookup(open_path_);
+  std::string_view type = ctx.mime.Lookup(lookup_.type_path());
+  std::string_view encoding = CodingName(lookup_.coding());
   ctx.cache->Insert(
       open_path_, file_status_, bytes, file_status_.size, status_ms_,
-      {std::string(type), WholeFileFields(InfoOf(file_status_), type)});
+      {std::string(type), WholeFileFields(InfoOf(file_status_), type, encoding),
+       std::string(encoding)});
   fill_cache_ = false;
 }
 
@@ -526,6 +578,8 @@ void Connection::EndResponse() {
   window_.Close();
   cached_body_.Reset();
   fill_cache_ = false;
+  lookup_.Release();
+  sender_.layout().fields.clear();
   sender_.ReleaseScratch();
 }
 

@@ -150,8 +150,11 @@ class Connection {
   void Follow(FileLookup::Step step, ServingContext& ctx);
   void OpenNext(ServingContext& ctx);
   bool ServeFromCache(ServingContext& ctx);
+  void ServeCached(CachedFile& entry, ServingContext& ctx);
   // kResolving
-  void OnOpened(OpenedFile opened, ServingContext& ctx);
+  void OnOpened(OpenedFile opened, ServingContext& ctx,
+                CachedFile* hit = nullptr);
+  void ServeOpened(OpenedFile served, CachedFile* hit, ServingContext& ctx);
   void RespondWithFile(std::string_view content_type,
                        std::string_view whole_fields, ServingContext& ctx);
   // kStreaming

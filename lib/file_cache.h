@@ -57,10 +57,14 @@ class CachedBytes {
 };
 
 /// What a response from a cached file needs besides its bytes, worked out
-/// once when the file is cached instead of for every response.
+/// once when the file is cached instead of for every response. It holds
+/// for the file served as it was then: "app.js.br" asked for by name, or
+/// as app.js's precompressed variant ("br", another Content-Type); a hit
+/// served the other way makes its head afresh.
 struct CachedHead {
   std::string content_type;
-  std::string whole_fields;  ///< the 200's fields (see WholeFileFields)
+  std::string whole_fields;      ///< the 200's fields (see WholeFileFields)
+  std::string content_encoding;  ///< "" for a file served as itself
 };
 
 /// One cached file. `bytes` is shared with the connections sending it, so

@@ -75,6 +75,14 @@ SiteRules SiteRules::From(const Config& config) {
   for (const std::string& text : config.error_pages) {
     rules.error_pages.push_back(ParseErrorPage(text));
   }
+  for (const std::string& name : config.precompressed) {
+    std::optional<ContentCoding> coding = CodingNamed(name);
+    if (!coding) {
+      throw ConfigError("--precompressed: '" + name +
+                        "' is not br, zstd or gzip");
+    }
+    rules.precompressed.Add(*coding);
+  }
   return rules;
 }
 
@@ -100,6 +108,9 @@ FileLookup::Step FileLookup::Start(const Request& request,
   stage_ = Stage::kTarget;
   status_ = 200;
   index_ = 0;
+  coding_ = ContentCoding::kIdentity;
+  Release();
+  codings_ = ChooseCodings(request.accept_encoding, rules.precompressed);
   visible_.assign(1, '/');
   visible_ += request.path;
   if (request.directory_form && !request.path.empty()) visible_ += '/';
@@ -134,6 +145,43 @@ FileLookup::Step FileLookup::Serve(int status) {
   return Step::kServe;
 }
 
+void FileLookup::Release() {
+  original_ = OpenedFile();
+  served_ = OpenedFile();
+}
+
+// A regular file found for a 200: served, or kept while its variants are
+// tried. Only an original that exists and may be served gets this far, so
+// a variant never stands in for a missing or refused file.
+FileLookup::Step FileLookup::ServeOrTryVariants() {
+  if (!tries_variants()) return Serve(200);
+  original_ = std::move(served_);
+  original_length_ = path_.size();
+  variant_ = 0;
+  stage_ = Stage::kVariant;
+  return NextVariant();
+}
+
+FileLookup::Step FileLookup::NextVariant() {
+  while (variant_ < codings_.size) {
+    path_.resize(original_length_);
+    path_ += CodingSuffix(codings_[variant_++]);
+    // A hidden name stays hidden, as a variant too.
+    bool hidden = false;
+    if (!rules_->hide.empty()) {
+      std::string visible = "/" + path_;
+      for (const PathPattern& pattern : rules_->hide) {
+        hidden = hidden || pattern.Matches(visible);
+      }
+    }
+    if (!hidden) return Step::kOpen;
+  }
+  path_.resize(original_length_);
+  coding_ = ContentCoding::kIdentity;
+  served_ = std::move(original_);
+  return Serve(200);
+}
+
 // A refusal: its error page if one is configured, else the built-in one.
 FileLookup::Step FileLookup::Refuse(int status) {
   status_ = status;
@@ -144,20 +192,22 @@ FileLookup::Step FileLookup::Refuse(int status) {
   return Open(Stage::kErrorPage, page->path);
 }
 
-FileLookup::Step FileLookup::OnOpened(const OpenedFile& opened) {
+FileLookup::Step FileLookup::OnOpened(OpenedFile file) {
   using Type = FileStatus::Type;
+  served_ = std::move(file);
+  const OpenedFile& opened = served_;
   const bool found = opened.error == 0;
   const bool regular = found && opened.status.type == Type::kRegular;
   switch (stage_) {
     case Stage::kTarget:
-      if (regular) return Serve(200);
+      if (regular) return ServeOrTryVariants();
       if (found) {
         return opened.status.type == Type::kDirectory ? Step::kRedirect
                                                       : Refuse(403);
       }
       break;
     case Stage::kIndex:
-      if (regular) return Serve(200);
+      if (regular) return ServeOrTryVariants();
       if (found) return Refuse(403);  // an index that is no regular file
       if (opened.error == -ENOENT) {
         if (++index_ < rules_->index.size()) {
@@ -173,8 +223,24 @@ FileLookup::Step FileLookup::OnOpened(const OpenedFile& opened) {
       if (found && opened.status.type == Type::kDirectory) return Refuse(403);
       break;
     case Stage::kFallback:
-      if (regular) return Serve(200);
+      if (regular) return ServeOrTryVariants();
       return Refuse(404);
+    case Stage::kVariant: {
+      // Skipped: what is no regular file, the original itself (a hard
+      // link: not encoded), and a variant older than its original (a stale
+      // build artifact: the fresher original is the right content).
+      const FileStatus& variant = opened.status;
+      const FileStatus& original = original_.status;
+      const bool same_file =
+          variant.inode == original.inode && variant.device == original.device;
+      const bool older = variant.mtime_sec < original.mtime_sec ||
+                         (variant.mtime_sec == original.mtime_sec &&
+                          variant.mtime_nsec < original.mtime_nsec);
+      if (!regular || same_file || older) return NextVariant();
+      coding_ = codings_[variant_ - 1];
+      original_ = OpenedFile();
+      return Serve(200);
+    }
     case Stage::kErrorPage: {
       if (regular) return Serve(status_);
       const SiteRules::ErrorPage* page = rules_->ErrorPageFor(status_);

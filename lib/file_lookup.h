@@ -11,11 +11,15 @@
 //                    the 403 page -> serve it with status 403
 //   GET /app/route   -> open app/route -> ENOENT -> open the fallback
 //                    -> serve it with status 200
+//   GET /app.js      -> open app.js (kept open) -> open app.js.br -> ENOENT
+//   (Accept-Encoding:   -> open app.js.gz -> serve it, "gzip" (or, were
+//    br, gzip)             none fit, app.js itself)
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "accept_encoding.h"
 #include "config.h"
 #include "document_root.h"
 #include "http_request.h"
@@ -41,6 +45,9 @@ struct SiteRules {
   bool allow_dotfiles = false;  ///< every dot path is served
   std::string fallback;         ///< "" none; else served for a path not found
   std::vector<ErrorPage> error_pages;
+  /// --precompressed: the codings whose variants are served, preferred
+  /// first; empty when off.
+  CodingList precompressed;
 
   /// Throws ConfigError naming the flag for a bad pattern or page.
   static SiteRules From(const Config& config);
@@ -64,8 +71,15 @@ class FileLookup {
 
   /// Starts on `request` (kept by reference until the lookup ends).
   Step Start(const Request& request, const SiteRules& rules);
-  /// The open of path() came back with `opened`.
-  Step OnOpened(const OpenedFile& opened);
+  /// The open of path() came back with `opened` (from the cache: no
+  /// descriptor, the entry's status).
+  Step OnOpened(OpenedFile opened);
+  /// kServe: the file to serve, taken once: the one opened last, or the
+  /// original whose variants did not fit.
+  OpenedFile TakeServed() { return std::move(served_); }
+  /// Closes what the lookup still holds (an original kept for its
+  /// variants), when the connection drops the request.
+  void Release();
 
   /// The path to open (kOpen), relative to the root; then the path served.
   const std::string& path() const { return path_; }
@@ -74,13 +88,38 @@ class FileLookup {
   /// path() is an error page: served as the body of status(), without
   /// ranges or validators.
   bool error_page() const { return stage_ == Stage::kErrorPage; }
+  /// kServe: the content coding of what is served (kIdentity, or the
+  /// variant's).
+  ContentCoding coding() const { return coding_; }
+  /// path() without a variant's suffix: the name that says Content-Type.
+  std::string_view type_path() const {
+    return std::string_view(path_).substr(
+        0, path_.size() - CodingSuffix(coding_).size());
+  }
+  /// A regular file at path() will be followed by its variants' opens:
+  /// open it for its descriptor (the original is served if none fits),
+  /// not from the cache.
+  bool tries_variants() const {
+    return !codings_.empty() &&
+           (stage_ == Stage::kTarget || stage_ == Stage::kIndex ||
+            stage_ == Stage::kFallback);
+  }
 
  private:
-  enum class Stage { kTarget, kIndex, kDirectory, kFallback, kErrorPage };
+  enum class Stage {
+    kTarget,
+    kIndex,
+    kDirectory,
+    kFallback,
+    kVariant,
+    kErrorPage
+  };
 
   Step Refuse(int status);
   Step Open(Stage stage, std::string_view path);
   Step Serve(int status);
+  Step ServeOrTryVariants();
+  Step NextVariant();
 
   const Request* request_ = nullptr;
   const SiteRules* rules_ = nullptr;
@@ -88,6 +127,13 @@ class FileLookup {
   std::size_t index_ = 0;  ///< kIndex: which name
   std::string path_;
   std::string visible_;  ///< "/" + the request's path, for the patterns
+  /// The precompressed codings to try for this request, in order.
+  CodingList codings_;
+  std::size_t variant_ = 0;          ///< kVariant: codings_ tried so far
+  std::size_t original_length_ = 0;  ///< kVariant: path_ of the original
+  ContentCoding coding_ = ContentCoding::kIdentity;
+  OpenedFile original_;  ///< kVariant: the original, served if none fits
+  OpenedFile served_;    ///< the last opened; kServe: what to serve
   int status_ = 200;
 };
 

@@ -289,6 +289,12 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
         state->content_length = true;
       }
       break;
+    case 15:
+      if (EqualsLower(name, "accept-encoding")) {
+        AddListLine(present, &out->accept_encoding,
+                    &out->joined_accept_encoding);
+      }
+      break;
     case 17:
       if (EqualsLower(name, "transfer-encoding")) {
         state->transfer_encoding = true;
@@ -369,6 +375,7 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   std::string joined_if_none_match = std::move(out->joined_if_none_match);
   std::string joined_request_headers =
       std::move(out->joined_access_control_request_headers);
+  std::string joined_accept_encoding = std::move(out->joined_accept_encoding);
   *out = Request{};
   out->path = std::move(path);
   out->path.clear();
@@ -379,6 +386,8 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   out->joined_access_control_request_headers =
       std::move(joined_request_headers);
   out->joined_access_control_request_headers.clear();
+  out->joined_accept_encoding = std::move(joined_accept_encoding);
+  out->joined_accept_encoding.clear();
 
   // RFC 9112 section 2.2: ignore empty lines before the request line.
   std::size_t pos = 0;

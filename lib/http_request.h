@@ -19,8 +19,8 @@ struct RequestLimits {
 
 /// One parsed request. The string_views point into the caller's input
 /// buffer and stay valid until that buffer is changed, except that
-/// `if_match`, `if_none_match` and `access_control_request_headers`, when
-/// the field came in several lines,
+/// `if_match`, `if_none_match`, `accept_encoding` and
+/// `access_control_request_headers`, when the field came in several lines,
 /// view the joined list in this Request's own storage (so use them through
 /// the Request they were parsed into, never a copy). `path` and that
 /// storage are owned (their capacity is reused across requests on one
@@ -55,10 +55,12 @@ struct Request {
   std::string_view origin;
   std::string_view access_control_request_method;   ///< a CORS preflight's
   std::string_view access_control_request_headers;  ///< a CORS preflight's
+  std::string_view accept_encoding;  ///< every line's list, joined
   /// Where a list field that came in several lines is joined (", ").
   std::string joined_if_match;
   std::string joined_if_none_match;
   std::string joined_access_control_request_headers;
+  std::string joined_accept_encoding;
 };
 
 struct ParseResult {

@@ -200,11 +200,21 @@ void AppendValidators(std::string* text, const FileInfo& info,
   text->append("Accept-Ranges: bytes\r\n");
 }
 
+// Content-Type, and Content-Encoding for a precompressed variant.
+void AppendType(std::string* text, std::string_view content_type,
+                std::string_view content_encoding) {
+  AppendHeader(text, "Content-Type", content_type);
+  if (!content_encoding.empty()) {
+    AppendHeader(text, "Content-Encoding", content_encoding);
+  }
+}
+
 // WholeFileFields, appended.
 void AppendWholeFileFields(std::string* text, const FileInfo& info,
-                           std::string_view content_type, std::string_view etag,
-                           std::time_t now) {
-  AppendHeader(text, "Content-Type", content_type);
+                           std::string_view content_type,
+                           std::string_view content_encoding,
+                           std::string_view etag, std::time_t now) {
+  AppendType(text, content_type, content_encoding);
   AppendNumberHeader(text, "Content-Length", info.size);
   AppendValidators(text, info, etag, now);
 }
@@ -260,16 +270,18 @@ void BuildMultipart(const FileInfo& info, std::string_view etag,
 
 }  // namespace
 
-std::string WholeFileFields(const FileInfo& info,
-                            std::string_view content_type) {
+std::string WholeFileFields(const FileInfo& info, std::string_view content_type,
+                            std::string_view content_encoding) {
   char etag_buf[kEtagMaxLength];
   std::string fields;
-  AppendWholeFileFields(&fields, info, content_type, FormatEtag(info, etag_buf),
+  AppendWholeFileFields(&fields, info, content_type, content_encoding,
+                        FormatEtag(info, etag_buf, content_encoding),
                         std::numeric_limits<std::time_t>::max());
   return fields;
 }
 
-std::string_view FormatEtag(const FileInfo& info, char* out) {
+std::string_view FormatEtag(const FileInfo& info, char* out,
+                            std::string_view content_encoding) {
   char* p = out;
   *p++ = '"';
   p = std::to_chars(p, p + 16, static_cast<std::uint64_t>(info.mtime_sec), 16)
@@ -280,6 +292,11 @@ std::string_view FormatEtag(const FileInfo& info, char* out) {
   p = std::to_chars(p, p + 16, info.size, 16).ptr;
   *p++ = '-';
   p = std::to_chars(p, p + 16, info.inode, 16).ptr;
+  // (At most "-zstd": the 61 bytes above and this stay within the bound.)
+  if (!content_encoding.empty() && content_encoding.size() <= 8) {
+    *p++ = '-';
+    p = std::copy(content_encoding.begin(), content_encoding.end(), p);
+  }
   *p++ = '"';
   return std::string_view(out, static_cast<std::size_t>(p - out));
 }
@@ -288,11 +305,12 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view content_type, std::time_t now,
                        int max_ranges, std::string_view boundary,
                        bool keep_alive, ResponseLayout* layout,
-                       std::string_view whole_fields) {
+                       std::string_view whole_fields,
+                       std::string_view content_encoding) {
   layout->Clear();
   const bool head_only = request.method == Method::kHead;
   char etag_buf[kEtagMaxLength];
-  const std::string_view etag = FormatEtag(info, etag_buf);
+  const std::string_view etag = FormatEtag(info, etag_buf, content_encoding);
 
   const int precondition = EvaluatePreconditions(request, info, etag);
   if (precondition == 412) {
@@ -336,7 +354,7 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
   const ByteRange& sent = partial ? range.ranges[0] : whole;
   const std::uint64_t length = partial ? sent.length() : info.size;
   if (partial) {
-    AppendHeader(&text, "Content-Type", content_type);
+    AppendType(&text, content_type, content_encoding);
     AppendNumberHeader(&text, "Content-Length", length);
     text.append("Content-Range: bytes ");
     AppendRange(&text, sent, info.size);
@@ -347,7 +365,8 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
     // (The prepared fields carry the mtime unclamped.)
     text.append(whole_fields);
   } else {
-    AppendWholeFileFields(&text, info, content_type, etag, now);
+    AppendWholeFileFields(&text, info, content_type, content_encoding, etag,
+                          now);
   }
   AppendEnd(&text, keep_alive, layout->fields);
   AddText(layout, 0, text.size());

@@ -58,23 +58,27 @@ struct ResponseLayout {
 };
 
 /// The most FormatEtag writes.
-inline constexpr std::size_t kEtagMaxLength = 64;
+inline constexpr std::size_t kEtagMaxLength = 72;
 
 /// The strong validator: "<mtime hex>.<mtime ns hex>-<size hex>-<inode hex>",
 /// nginx's "<mtime hex>-<size hex>" made fine enough to tell apart two
 /// versions written within one second, or a file replaced by another of
 /// the same size and mtime (an If-Range resume must never splice two
-/// versions). Writes into `out` (kEtagMaxLength bytes) and returns a view
-/// of it.
-std::string_view FormatEtag(const FileInfo& info, char* out);
+/// versions). A precompressed variant's ends in "-<coding>" as well
+/// (`content_encoding`, e.g. "-br"): even a variant hard-linked to its
+/// original never shares its tag. Writes into `out` (kEtagMaxLength bytes)
+/// and returns a view of it.
+std::string_view FormatEtag(const FileInfo& info, char* out,
+                            std::string_view content_encoding = {});
 
 /// The header fields of a whole file's 200 response that depend on the file
-/// alone: Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges.
+/// alone: Content-Type, Content-Encoding (when `content_encoding` is not
+/// empty), Content-Length, Last-Modified, ETag, Accept-Ranges.
 /// The small-file cache keeps them with each entry, so that a hit does not
 /// format them again. Last-Modified is the mtime as it is: BuildFileResponse
 /// does not use these fields while the mtime is later than its `now`.
-std::string WholeFileFields(const FileInfo& info,
-                            std::string_view content_type);
+std::string WholeFileFields(const FileInfo& info, std::string_view content_type,
+                            std::string_view content_encoding = {});
 
 /// Builds the response for a regular file: evaluates If-Match,
 /// If-Unmodified-Since (412), If-None-Match, If-Modified-Since (304),
@@ -84,13 +88,18 @@ std::string WholeFileFields(const FileInfo& info,
 /// later than Date (`now`): a file modified in the future is said to be
 /// modified now (RFC 9110 section 8.8.2.1). `boundary` is used for
 /// multipart responses. `whole_fields`, when not empty, is what
-/// WholeFileFields(info, content_type) returned, for a 200 to reuse.
-/// `layout` is cleared first; its buffers are reused.
+/// WholeFileFields(info, content_type, content_encoding) returned, for a
+/// 200 to reuse. `content_encoding` (a precompressed variant's coding) goes
+/// into the 200 and single-range 206 heads and the ETag, never into a 304
+/// (RFC 9110 section 15.4.5) or a multipart part: a caller serving an
+/// encoded file passes `max_ranges` 1. `layout` is cleared first; its
+/// buffers are reused.
 void BuildFileResponse(const Request& request, const FileInfo& info,
                        std::string_view content_type, std::time_t now,
                        int max_ranges, std::string_view boundary,
                        bool keep_alive, ResponseLayout* layout,
-                       std::string_view whole_fields = {});
+                       std::string_view whole_fields = {},
+                       std::string_view content_encoding = {});
 
 /// Builds a response without a file: an error (with a short HTML body, an
 /// Allow header on 405, GET, HEAD and OPTIONS), Content-Range on 416 given

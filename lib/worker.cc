@@ -334,8 +334,7 @@ void Worker::OnAccepted(UniqueFd socket, std::string_view client) {
   if (stopping_ || !loop_.Mappable(fd) ||
       connections_.live() >= connections_.capacity()) {
     Bump(counters_.rejected);
-    (void)!send(fd, busy_response_.data(), busy_response_.size(),
-                MSG_NOSIGNAL);
+    (void)!send(fd, busy_response_.data(), busy_response_.size(), MSG_NOSIGNAL);
     return;
   }
   try {

@@ -3,8 +3,8 @@ difficulty 1), checked by running ferryd under `strace -f`.
 
 Method: start ferryd under strace, learn which TIDs are which threads from
 /proc/PID/task/*/comm while it runs, drop the page/dentry caches, serve cold
-files, the same files again (cached), missing paths, ranges and a directory
-index, stop it, and examine every syscall a "ferry-worker" thread made after
+files, the same files again (cached), missing paths, ranges, a directory
+index and precompressed variants (found, missing, stale), stop it, and examine every syscall a "ferry-worker" thread made after
 the first request was sent. The counters must show helper_opens > 0, i.e. the
 cold lookups really went to the helpers (so the test cannot pass by luck).
 """
@@ -226,6 +226,14 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     (root / "deep" / "er").mkdir(parents=True)
     (root / "dir").mkdir()
     (root / "dir" / "index.html").write_bytes(INDEX_HTML)
+    # Variants: each a lookup of its own after its original's.
+    (root / "v").mkdir()
+    app = write_random(root / "v" / "app.js", 30_000)
+    app_br = write_random(root / "v" / "app.js.br", 9_000)
+    plain = write_random(root / "v" / "plain.js", 20_000)  # no variant
+    stale = write_random(root / "v" / "stale.js", 20_000)
+    write_random(root / "v" / "stale.js.gz", 5_000)
+    os.utime(root / "v" / "stale.js.gz", (1_000_000_000, 1_000_000_000))
     files = {}
     for i in range(12):
         rel = f"f{i}.bin" if i % 3 else f"deep/er/f{i}.bin"
@@ -234,7 +242,8 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     trace = base / "strace.log"
     ferry = launch(root=root, wrapper=["strace", "-f", "-ttt", "-y", "-qq", "-s", "96",
                                        "-o", str(trace)],
-                   args=["--helper-threads", "2", "--log-level", "info"])
+                   args=["--helper-threads", "2", "--log-level", "info",
+                         "--precompressed", "br,gzip"])
 
     known: dict[int, tuple[int, str]] = {}
 
@@ -284,6 +293,19 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
         sock.sendall(build_request(paths[0], headers={"If-None-Match": head.header("etag")}))
         assert read_response(reader).status == 304
 
+    # Cold variant lookups: the original, then app.js.br (found),
+    # plain.js.br and plain.js.gz (missing), stale.js.gz (skipped).
+    drop_caches()
+    variant_boundary = time.time()
+    accept = {"Accept-Encoding": "br, gzip"}
+    for p, resp in fetch_all(["/v/app.js", "/v/plain.js", "/v/stale.js",
+                              "/v/app.js"], accept):
+        assert resp.status == 200, p
+        expected = {"/v/app.js": app_br, "/v/plain.js": plain,
+                    "/v/stale.js": stale}[p]
+        assert resp.body == expected, p
+        assert resp.header("vary") == "Accept-Encoding", p
+
     snapshot_threads(ferry.pid, known)
     counters = ferry.stop()
 
@@ -293,8 +315,14 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     assert worker_tids
     bad = []
     loop_calls = 0
+    variant_opens = defaultdict(set)  # name -> {"loop", "helper"}
     for call in parse_strace(trace):
         fds.update(call)
+        if call.name == "openat2" and call.ts >= variant_boundary:
+            m = STRING_RE.search(call.args)
+            if m and m.group(1).startswith("v/"):
+                who = "loop" if call.tid in worker_tids else "helper"
+                variant_opens[m.group(1)].add(who)
         if call.tid not in worker_tids or call.ts < boundary:
             continue
         loop_calls += 1
@@ -306,6 +334,13 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
         "request: is the loop thread named 'ferry-worker'?")
     assert not bad, (f"{len(bad)} disk-touching syscalls on the worker loop:\n" +
                      "\n".join(bad[:40]))
+    # The variant lookups happened under the trace, the cold ones by helpers
+    # once the loop's RESOLVE_CACHED open said EAGAIN.
+    for name in ("v/app.js.br", "v/plain.js.br", "v/plain.js.gz",
+                 "v/stale.js.gz"):
+        assert "loop" in variant_opens[name], (name, dict(variant_opens))
+    assert any("helper" in who for name, who in variant_opens.items()
+               if name.endswith((".br", ".gz"))), dict(variant_opens)
     assert counters["helper_opens"] > 0, (
         f"no lookup went to a helper after dropping caches: {counters}")
 

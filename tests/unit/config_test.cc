@@ -91,6 +91,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.max_ranges, b.max_ranges);
   EXPECT_EQ(a.index, b.index);
   EXPECT_EQ(a.allow_dotfiles, b.allow_dotfiles);
+  EXPECT_EQ(a.precompressed, b.precompressed);
   EXPECT_EQ(a.mlock, b.mlock);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.mime_types, b.mime_types);
@@ -242,6 +243,18 @@ TEST(ConfigTest, CommandLineValues) {
   EXPECT_EQ(c.mime_types, "/tmp/mime");
 }
 
+TEST(ConfigTest, PrecompressedCodingsInOrder) {
+  EXPECT_TRUE(Parse({}).config.precompressed.empty());
+  EXPECT_TRUE(Parse({"--precompressed", "off"}).config.precompressed.empty());
+  EXPECT_EQ(Parse({"--precompressed", "on"}).config.precompressed,
+            (std::vector<std::string>{"br", "zstd", "gzip"}));
+  EXPECT_EQ(Parse({"--precompressed", "gzip,zstd"}).config.precompressed,
+            (std::vector<std::string>{"gzip", "zstd"}));
+  EXPECT_NE(DescribeConfig(Parse({"--precompressed", "on"}).config)
+                .find("precompressed = br,zstd,gzip\n"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, BlockSizeMessageIsTheDocumentedOne) {
   EXPECT_EQ(ErrorOf({"--block-size", "3K"}),
             "--block-size: '3K' is not a power of two between 4K and 64M");
@@ -288,6 +301,11 @@ TEST(ConfigTest, EachBadValueNamesItsFlag) {
       {{"--index", "a/b"}, "--index"},
       {{"--index", ""}, "--index"},
       {{"--index", ".."}, "--index"},
+      {{"--precompressed", "deflate"}, "--precompressed"},
+      {{"--precompressed", "br,br"}, "--precompressed"},
+      {{"--precompressed", "br,"}, "--precompressed"},
+      {{"--precompressed", "GZIP"}, "--precompressed"},
+      {{"--precompressed", ""}, "--precompressed"},
       {{"--log-level", "verbose"}, "--log-level"},
       {{"--mime-types", ""}, "--mime-types"},
       {{"--config", "/nonexistent/ferryd.conf"}, "--config"},
@@ -451,6 +469,8 @@ TEST(ConfigTest, DescribeConfigRoundTrips) {
                          "--index",
                          "i.htm",
                          "--allow-dotfiles",
+                         "--precompressed",
+                         "gzip,br",
                          "--log-level",
                          "warning",
                          "--mime-types",

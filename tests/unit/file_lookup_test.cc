@@ -17,6 +17,15 @@ OpenedFile Found(FileStatus::Type type = FileStatus::Type::kRegular) {
   return opened;
 }
 
+OpenedFile File(std::uint64_t inode, std::int64_t mtime_sec,
+                std::uint32_t mtime_nsec = 0) {
+  OpenedFile opened = Found();
+  opened.status.inode = inode;
+  opened.status.mtime_sec = mtime_sec;
+  opened.status.mtime_nsec = mtime_nsec;
+  return opened;
+}
+
 OpenedFile Missing(int error = -ENOENT) {
   OpenedFile opened;
   opened.error = error;
@@ -223,6 +232,127 @@ TEST_F(FileLookupTest, AMissingPathWithFallbackAndErrorPage) {
   EXPECT_EQ(lookup_.path(), "404.html");
   ASSERT_EQ(lookup_.OnOpened(Found()), Step::kServe);
   EXPECT_EQ(lookup_.status(), 404);
+}
+
+class VariantLookupTest : public FileLookupTest {
+ protected:
+  void SetUp() override {
+    Config config;
+    config.precompressed = {"br", "zstd", "gzip"};
+    config.index = {"index.html"};
+    config.hide = {"*.zst"};
+    config.fallback = "/app.html";
+    Rules(config);
+  }
+  Step Start(const std::string& target, std::string_view accept) {
+    request_.accept_encoding = accept;
+    return FileLookupTest::Start(target);
+  }
+};
+
+TEST_F(VariantLookupTest, TheOriginalIsOpenedFirstThenVariantsInOrder) {
+  ASSERT_EQ(Start("/app.js", "gzip, br, zstd"), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.js");
+  EXPECT_TRUE(lookup_.tries_variants());
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100)), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.js.br");
+  EXPECT_FALSE(lookup_.tries_variants());
+  // app.js.zst is hidden (--hide *.zst): never opened.
+  ASSERT_EQ(lookup_.OnOpened(Missing()), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.js.gz");
+  ASSERT_EQ(lookup_.OnOpened(File(2, 100)), Step::kServe);
+  EXPECT_EQ(lookup_.coding(), ContentCoding::kGzip);
+  EXPECT_EQ(lookup_.type_path(), "app.js");
+  EXPECT_EQ(lookup_.status(), 200);
+  EXPECT_EQ(lookup_.TakeServed().status.inode, 2u);
+}
+
+TEST_F(VariantLookupTest, NoFittingVariantServesTheOriginal) {
+  Start("/app.js", "br, gzip");
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100, 500)), Step::kOpen);
+  // Not a regular file: skipped.
+  ASSERT_EQ(lookup_.OnOpened(Found(FileStatus::Type::kDirectory)), Step::kOpen);
+  // Older than the original (by nanoseconds): skipped.
+  ASSERT_EQ(lookup_.OnOpened(File(3, 100, 499)), Step::kServe);
+  EXPECT_EQ(lookup_.coding(), ContentCoding::kIdentity);
+  EXPECT_EQ(lookup_.path(), "app.js");
+  EXPECT_EQ(lookup_.type_path(), "app.js");
+  EXPECT_EQ(lookup_.TakeServed().status.inode, 1u);
+}
+
+TEST_F(VariantLookupTest, AVariantThatIsTheOriginalItselfIsSkipped) {
+  Start("/app.js", "br");
+  lookup_.OnOpened(File(7, 100));
+  ASSERT_EQ(lookup_.OnOpened(File(7, 100)), Step::kServe);  // a hard link
+  EXPECT_EQ(lookup_.coding(), ContentCoding::kIdentity);
+}
+
+TEST_F(VariantLookupTest, ErrorsOfAVariantFallBackToTheOriginal) {
+  Start("/app.js", "br");
+  lookup_.OnOpened(File(1, 100));
+  ASSERT_EQ(lookup_.OnOpened(Missing(-EACCES)), Step::kServe);
+  EXPECT_EQ(lookup_.status(), 200);
+  EXPECT_EQ(lookup_.coding(), ContentCoding::kIdentity);
+}
+
+TEST_F(VariantLookupTest, NeverForAMissingOrRefusedOriginal) {
+  Start("/app.js", "br");
+  // Missing: the fallback (its own variants next), never app.js.br.
+  ASSERT_EQ(lookup_.OnOpened(Missing()), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.html");
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100)), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.html.br");
+  Start("/secret.js", "br");
+  ASSERT_EQ(lookup_.OnOpened(Missing(-EACCES)), Step::kRespond);
+  EXPECT_EQ(lookup_.status(), 403);
+  ASSERT_EQ(Start("/.env", "br"), Step::kRespond);  // a dot path
+  EXPECT_EQ(lookup_.status(), 403);
+  Start("/fifo", "br");
+  ASSERT_EQ(lookup_.OnOpened(Found(FileStatus::Type::kOther)), Step::kRespond);
+}
+
+TEST_F(VariantLookupTest, IndexNamesHaveVariantsToo) {
+  Start("/docs/", "gzip");
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100)), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "docs/index.html.gz");
+  ASSERT_EQ(lookup_.OnOpened(File(2, 101)), Step::kServe);
+  EXPECT_EQ(lookup_.type_path(), "docs/index.html");
+}
+
+TEST_F(VariantLookupTest, AClientAcceptingNoneOpensOnlyTheOriginal) {
+  for (std::string_view accept :
+       {"", "identity", "br;q=0, gzip;q=0", "deflate"}) {
+    Start("/app.js", accept);
+    EXPECT_FALSE(lookup_.tries_variants()) << accept;
+    ASSERT_EQ(lookup_.OnOpened(File(1, 100)), Step::kServe) << accept;
+    EXPECT_EQ(lookup_.coding(), ContentCoding::kIdentity);
+  }
+  // Off: no variant whatever the client accepts.
+  Rules(Config());
+  Start("/app.js", "br, gzip");
+  EXPECT_FALSE(lookup_.tries_variants());
+  EXPECT_EQ(lookup_.OnOpened(File(1, 100)), Step::kServe);
+}
+
+TEST_F(VariantLookupTest, ErrorPagesHaveNoVariants) {
+  Config config;
+  config.precompressed = {"gzip"};
+  config.error_pages = {"404 /404.html"};
+  Rules(config);
+  Start("/nope", "gzip");
+  ASSERT_EQ(lookup_.OnOpened(Missing()), Step::kOpen);
+  EXPECT_FALSE(lookup_.tries_variants());
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100)), Step::kServe);
+  EXPECT_EQ(lookup_.status(), 404);
+}
+
+TEST(SiteRules, PrecompressedKeepsTheOperatorsOrder) {
+  Config config;
+  config.precompressed = {"gzip", "br"};
+  SiteRules rules = SiteRules::From(config);
+  ASSERT_EQ(rules.precompressed.size, 2u);
+  EXPECT_EQ(rules.precompressed[0], ContentCoding::kGzip);
+  EXPECT_EQ(rules.precompressed[1], ContentCoding::kBrotli);
 }
 
 TEST(ParseErrorPage, CodesAndClasses) {

@@ -172,6 +172,17 @@ TEST_F(ParseRequestTest, RepeatedListFieldsAreJoined) {
   EXPECT_TRUE(request_.if_none_match.empty());
 }
 
+TEST_F(ParseRequestTest, AcceptEncodingLinesAreJoined) {
+  ExpectDone(
+      "GET /f HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n"
+      "accept-encoding: br;q=0.5\r\n\r\n");
+  EXPECT_EQ(request_.accept_encoding, "gzip, br;q=0.5");
+  ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nAccept-Encoding: zstd\r\n\r\n");
+  EXPECT_EQ(request_.accept_encoding, "zstd");
+  ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(request_.accept_encoding.empty());
+}
+
 TEST_F(ParseRequestTest, EmptyIfRangeIsNotAbsent) {
   ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nIf-Range:\r\n\r\n");
   EXPECT_FALSE(request_.if_range.empty());

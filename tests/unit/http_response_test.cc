@@ -124,6 +124,20 @@ TEST(FormatEtag, MtimeNanosecondsSizeInode) {
   EXPECT_EQ(longest,
             "\"ffffffffffffffff.3b9ac9ff-ffffffffffffffff-ffffffffffffffff\"");
   EXPECT_LE(longest.size(), kEtagMaxLength);
+  EXPECT_LE(FormatEtag(info, buf, "zstd").size(), kEtagMaxLength);
+}
+
+// A precompressed variant's tag names its coding: never the original's,
+// even for the same inode (a hard link).
+TEST(FormatEtag, AVariantsTagNamesItsCoding) {
+  char a[kEtagMaxLength];
+  char b[kEtagMaxLength];
+  FileInfo info;
+  info.mtime_sec = 1;
+  info.size = 2;
+  info.inode = 3;
+  EXPECT_EQ(FormatEtag(info, a, "br"), "\"1.0-2-3-br\"");
+  EXPECT_NE(FormatEtag(info, a), FormatEtag(info, b, "gzip"));
 }
 
 // Two versions written within one second, or a file replaced by another
@@ -670,6 +684,41 @@ TEST(BuildDirectoryRedirect, EncodesThePathAndKeepsTheQuery) {
   EXPECT_NE(layout.text.find("/?q=1\r\n"), std::string::npos) << layout.text;
   // Never a "//host" a browser would follow off-site.
   EXPECT_EQ(layout.text.find("Location: //"), std::string::npos);
+}
+
+TEST_F(FileResponseTest, AVariantCarriesContentEncodingButNotIn304) {
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_, {}, "br");
+  Parsed whole = ParseWire(Render(layout_, content_));
+  EXPECT_EQ(whole.Header("Content-Encoding"), "br");
+  EXPECT_EQ(whole.Header("Content-Type"), kType);
+  const std::string etag = whole.Header("ETag");
+  EXPECT_EQ(etag.substr(etag.size() - 4), "-br\"");
+  // The cached fields say the same.
+  EXPECT_EQ(
+      WholeFileFields(info_, kType, "br").find("Content-Encoding: br\r\n"),
+      WholeFileFields(info_, kType, "br").find("\r\n") + 2);
+  EXPECT_NE(WholeFileFields(info_, kType, "br").find(etag), std::string::npos);
+  request_.range = "bytes=0-9";
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_, {}, "br");
+  Parsed part = ParseWire(Render(layout_, content_));
+  EXPECT_EQ(part.status_line, "HTTP/1.1 206 Partial Content");
+  EXPECT_EQ(part.Header("Content-Encoding"), "br");
+  EXPECT_EQ(part.body, content_.substr(0, 10));
+  request_.range = {};
+  request_.if_none_match = etag;
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_, {}, "br");
+  Parsed not_modified = ParseWire(Render(layout_, content_));
+  EXPECT_EQ(not_modified.status_line, "HTTP/1.1 304 Not Modified");
+  EXPECT_FALSE(not_modified.Has("Content-Encoding"));
+  EXPECT_EQ(not_modified.Header("ETag"), etag);
+  // The identity's tag does not match the variant's.
+  BuildFileResponse(request_, info_, kType, kNow, kMaxRanges, kBoundary, true,
+                    &layout_);
+  EXPECT_EQ(ParseWire(Render(layout_, content_)).status_line,
+            "HTTP/1.1 200 OK");
 }
 
 TEST_F(FileResponseTest, CallersFieldsGoIntoEveryResponse) {
