@@ -4,8 +4,9 @@ difficulty 1), checked by running ferryd under `strace -f`.
 Method: start ferryd under strace, learn which TIDs are which threads from
 /proc/PID/task/*/comm while it runs, drop the page/dentry caches, serve cold
 files, the same files again (cached), missing paths, ranges, a directory
-index and precompressed variants (found, missing, stale), stop it, and examine every syscall a "ferry-worker" thread made after
-the first request was sent. The counters must show helper_opens > 0, i.e. the
+index, precompressed variants (found, missing, stale) and the error page
+answering the misses, stop it, and examine every syscall a "ferry-worker"
+thread made after the first request was sent. The counters must show helper_opens > 0, i.e. the
 cold lookups really went to the helpers (so the test cannot pass by luck).
 """
 
@@ -234,6 +235,9 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     stale = write_random(root / "v" / "stale.js", 20_000)
     write_random(root / "v" / "stale.js.gz", 5_000)
     os.utime(root / "v" / "stale.js.gz", (1_000_000_000, 1_000_000_000))
+    # The misses are answered with an error page: one more lookup each.
+    (root / "e").mkdir()
+    not_found = write_random(root / "e" / "404.html", 3_000)
     files = {}
     for i in range(12):
         rel = f"f{i}.bin" if i % 3 else f"deep/er/f{i}.bin"
@@ -243,7 +247,8 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     ferry = launch(root=root, wrapper=["strace", "-f", "-ttt", "-y", "-qq", "-s", "96",
                                        "-o", str(trace)],
                    args=["--helper-threads", "2", "--log-level", "info",
-                         "--precompressed", "br,gzip"])
+                         "--precompressed", "br,gzip",
+                         "--error-page", "404 /e/404.html"])
 
     known: dict[int, tuple[int, str]] = {}
 
@@ -272,8 +277,9 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
             assert resp.status == 200 and resp.body == files[p], p
     # Misses (cold negative lookups first: caches dropped again).
     drop_caches()
+    error_page_boundary = time.time()
     for p, resp in fetch_all(["/nope", "/deep/nope/x", "/deep/er/nope.bin", "/zz/yy"]):
-        assert resp.status == 404, p
+        assert resp.status == 404 and resp.body == not_found, p
     # Ranges on cold files, unaligned.
     drop_caches()
     for p, resp in fetch_all(paths[:6], {"Range": "bytes=777-70000"}):
@@ -316,13 +322,15 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     bad = []
     loop_calls = 0
     variant_opens = defaultdict(set)  # name -> {"loop", "helper"}
+    error_page_opens = set()  # "loop", "helper"
     for call in parse_strace(trace):
         fds.update(call)
-        if call.name == "openat2" and call.ts >= variant_boundary:
-            m = STRING_RE.search(call.args)
-            if m and m.group(1).startswith("v/"):
-                who = "loop" if call.tid in worker_tids else "helper"
-                variant_opens[m.group(1)].add(who)
+        m = STRING_RE.search(call.args) if call.name == "openat2" else None
+        who = "loop" if call.tid in worker_tids else "helper"
+        if m and call.ts >= variant_boundary and m.group(1).startswith("v/"):
+            variant_opens[m.group(1)].add(who)
+        if m and call.ts >= error_page_boundary and m.group(1) == "e/404.html":
+            error_page_opens.add(who)
         if call.tid not in worker_tids or call.ts < boundary:
             continue
         loop_calls += 1
@@ -341,6 +349,9 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
         assert "loop" in variant_opens[name], (name, dict(variant_opens))
     assert any("helper" in who for name, who in variant_opens.items()
                if name.endswith((".br", ".gz"))), dict(variant_opens)
+    # The error page was looked up the same way: the loop tried it
+    # RESOLVE_CACHED, a helper opened it cold.
+    assert error_page_opens == {"loop", "helper"}, error_page_opens
     assert counters["helper_opens"] > 0, (
         f"no lookup went to a helper after dropping caches: {counters}")
 
