@@ -104,6 +104,11 @@ bool IsIpLiteralBody(std::string_view body) {
   }
   char text[INET6_ADDRSTRLEN];
   if (body.empty() || body.size() >= sizeof text) return false;
+  // GOTCHA: inet_pton reads a C string: a NUL inside would end it early and
+  // let what follows through. An IPv6 address is hex digits, ':' and '.'.
+  for (char c : body) {
+    if (HexValue(c) < 0 && c != ':' && c != '.') return false;
+  }
   body.copy(text, body.size());
   text[body.size()] = '\0';
   in6_addr address{};

@@ -224,6 +224,15 @@ TEST(ParseCorsRule, RefusesWhatNoBrowserSendsNamingTheFlag) {
   }
 }
 
+TEST(ParseCorsRule, RefusesAnIpv6LiteralHidingANul) {
+  // Found by fuzz_header_rules: inet_pton read "[::" and stopped at the
+  // NUL, so the origin was taken and would have been echoed with its NULs
+  // in Access-Control-Allow-Origin.
+  const std::string text("/x http://[::\0\0abc]", 19);
+  const std::string message = CorsError(text);
+  EXPECT_EQ(message.rfind("--cors: '", 0), 0u) << message;
+}
+
 TEST(HeaderRules, CorsAllowsListedOriginsAndVariesOnOrigin) {
   const HeaderRules rules =
       Rules({}, {"/data/* https://app.example,http://127.0.0.1:8080"});

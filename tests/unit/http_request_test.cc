@@ -612,3 +612,11 @@ TEST_F(ParseRequestTest, ParsingAllocatesNothing) {
 
 }  // namespace
 }  // namespace ferry
+
+TEST(IsValidHostTest, AnIpv6LiteralIsOnlyHexDigitsColonsAndDots) {
+  EXPECT_TRUE(ferry::IsValidHost("[::1]:8080"));
+  EXPECT_TRUE(ferry::IsValidHost("[::ffff:192.0.2.1]"));
+  EXPECT_FALSE(ferry::IsValidHost(std::string_view("[::\0]", 5)));
+  EXPECT_FALSE(ferry::IsValidHost(std::string_view("[::1\0zz]", 8)));
+  EXPECT_FALSE(ferry::IsValidHost("[::1%eth0]"));
+}
