@@ -33,6 +33,15 @@ struct CodingList {
   const ContentCoding* begin() const { return codings.data(); }
   const ContentCoding* end() const { return codings.data() + size; }
   ContentCoding operator[](std::size_t i) const { return codings[i]; }
+  /// The codings as a set: bit 1 << coding for each.
+  std::uint8_t mask() const {
+    std::uint8_t bits = 0;
+    for (ContentCoding coding : *this) bits |= CodingBit(coding);
+    return bits;
+  }
+  static std::uint8_t CodingBit(ContentCoding coding) {
+    return static_cast<std::uint8_t>(1u << static_cast<unsigned>(coding));
+  }
 };
 
 /// What a client's Accept-Encoding says, as weights in thousandths

@@ -206,11 +206,8 @@ void Connection::Follow(FileLookup::Step step, ServingContext& ctx) {
 // lookup cached, else by a helper (kResolving until OnOpenDone).
 void Connection::OpenNext(ServingContext& ctx) {
   open_path_ = lookup_.path();
-  // The cache keeps a file's 200 head: an error page is read each time. An
-  // original whose variants are tried next is opened: the lookup keeps its
-  // descriptor in case none fits (ServeOpened finds it in the cache then).
-  if (ctx.cache != nullptr && !lookup_.error_page() &&
-      !lookup_.tries_variants() && ServeFromCache(ctx)) {
+  // The cache keeps a file's 200 head: an error page is read each time.
+  if (ctx.cache != nullptr && !lookup_.error_page() && ServeFromCache(ctx)) {
     return;
   }
   OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
@@ -234,7 +231,15 @@ void Connection::OpenNext(ServingContext& ctx) {
 bool Connection::ServeFromCache(ServingContext& ctx) {
   CachedFile* entry = ctx.cache->Find(open_path_);
   if (entry == nullptr) return false;
-  if (!ctx.cache->Fresh(*entry, ctx.now_ms)) {
+  const bool fresh = ctx.cache->Fresh(*entry, ctx.now_ms);
+  if (lookup_.tries_variants()) {
+    // An original whose variants are tried next is opened, the lookup
+    // keeping its descriptor in case none fits (ServeOpened finds it in
+    // the cache then), unless the cache knows that none fits.
+    const std::uint8_t tried = lookup_.codings_tried();
+    if (!fresh || (entry->no_variants & tried) != tried) return false;
+  }
+  if (!fresh) {
     // Trusted long enough: is it still the same file?
     OpenedFile opened = ctx.root.Open(open_path_, /*cached_only=*/true);
     if (opened.error != 0 || !SameFileVersion(opened.status, entry->status)) {
@@ -244,6 +249,7 @@ bool Connection::ServeFromCache(ServingContext& ctx) {
       return true;
     }
     entry->checked_ms = ctx.now_ms;
+    entry->no_variants = 0;  // none was looked for in this check
   }
   OpenedFile hit;  // no descriptor: served from `entry`
   hit.status = entry->status;
@@ -276,7 +282,8 @@ void Connection::OnOpenDone(OpenedFile opened, ServingContext& ctx) {
 
 void Connection::OnOpened(OpenedFile opened, ServingContext& ctx,
                           CachedFile* hit) {
-  FileLookup::Step step = lookup_.OnOpened(std::move(opened));
+  FileLookup::Step step = lookup_.OnOpened(
+      std::move(opened), hit != nullptr ? hit->no_variants : 0);
   if (step != FileLookup::Step::kServe) {
     Follow(step, ctx);
     return;
@@ -297,6 +304,10 @@ void Connection::ServeOpened(OpenedFile served, CachedFile* hit,
     // An original opened for its variants may be cached all the same.
     CachedFile* entry = ctx.cache->Find(open_path_);
     if (entry != nullptr && SameFileVersion(entry->status, served.status)) {
+      // What the lookup found of its variants holds as long as the file.
+      const std::uint8_t known =
+          ctx.cache->Fresh(*entry, ctx.now_ms) ? entry->no_variants : 0;
+      entry->no_variants = known | lookup_.variants_unusable();
       entry->checked_ms = ctx.now_ms;
       ServeCached(*entry, ctx);
       return;

@@ -75,6 +75,9 @@ struct CachedFile {
   FileStatus status;
   CachedHead head;
   std::int64_t checked_ms = 0;  ///< when statx last confirmed it
+  /// The --precompressed codings (CodingList bits) found with no usable
+  /// variant beside it; trusted as long as the entry (reset by a check).
+  std::uint8_t no_variants = 0;
 };
 
 /// Loop thread only. Lookups do not allocate; inserts do (a miss already

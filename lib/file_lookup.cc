@@ -109,6 +109,7 @@ FileLookup::Step FileLookup::Start(const Request& request,
   status_ = 200;
   index_ = 0;
   coding_ = ContentCoding::kIdentity;
+  variants_unusable_ = 0;
   Release();
   codings_ = ChooseCodings(request.accept_encoding, rules.precompressed);
   visible_.assign(1, '/');
@@ -153,8 +154,13 @@ void FileLookup::Release() {
 // A regular file found for a 200: served, or kept while its variants are
 // tried. Only an original that exists and may be served gets this far, so
 // a variant never stands in for a missing or refused file.
-FileLookup::Step FileLookup::ServeOrTryVariants() {
+FileLookup::Step FileLookup::ServeOrTryVariants(std::uint8_t no_variants) {
   if (!tries_variants()) return Serve(200);
+  if ((codings_.mask() & no_variants) == codings_.mask()) {
+    // The cache knows none of them fits: the original, with no open.
+    variants_unusable_ = codings_.mask();
+    return Serve(200);
+  }
   original_ = std::move(served_);
   original_length_ = path_.size();
   variant_ = 0;
@@ -178,6 +184,7 @@ FileLookup::Step FileLookup::NextVariant() {
   }
   path_.resize(original_length_);
   coding_ = ContentCoding::kIdentity;
+  variants_unusable_ = codings_.mask();
   served_ = std::move(original_);
   return Serve(200);
 }
@@ -192,7 +199,8 @@ FileLookup::Step FileLookup::Refuse(int status) {
   return Open(Stage::kErrorPage, page->path);
 }
 
-FileLookup::Step FileLookup::OnOpened(OpenedFile file) {
+FileLookup::Step FileLookup::OnOpened(OpenedFile file,
+                                      std::uint8_t no_variants) {
   using Type = FileStatus::Type;
   served_ = std::move(file);
   const OpenedFile& opened = served_;
@@ -200,14 +208,14 @@ FileLookup::Step FileLookup::OnOpened(OpenedFile file) {
   const bool regular = found && opened.status.type == Type::kRegular;
   switch (stage_) {
     case Stage::kTarget:
-      if (regular) return ServeOrTryVariants();
+      if (regular) return ServeOrTryVariants(no_variants);
       if (found) {
         return opened.status.type == Type::kDirectory ? Step::kRedirect
                                                       : Refuse(403);
       }
       break;
     case Stage::kIndex:
-      if (regular) return ServeOrTryVariants();
+      if (regular) return ServeOrTryVariants(no_variants);
       if (found) return Refuse(403);  // an index that is no regular file
       if (opened.error == -ENOENT) {
         if (++index_ < rules_->index.size()) {
@@ -223,7 +231,7 @@ FileLookup::Step FileLookup::OnOpened(OpenedFile file) {
       if (found && opened.status.type == Type::kDirectory) return Refuse(403);
       break;
     case Stage::kFallback:
-      if (regular) return ServeOrTryVariants();
+      if (regular) return ServeOrTryVariants(no_variants);
       return Refuse(404);
     case Stage::kVariant: {
       // Skipped: what is no regular file, the original itself (a hard

@@ -15,6 +15,7 @@
 //   (Accept-Encoding:   -> open app.js.gz -> serve it, "gzip" (or, were
 //    br, gzip)             none fit, app.js itself)
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,8 +73,10 @@ class FileLookup {
   /// Starts on `request` (kept by reference until the lookup ends).
   Step Start(const Request& request, const SiteRules& rules);
   /// The open of path() came back with `opened` (from the cache: no
-  /// descriptor, the entry's status).
-  Step OnOpened(OpenedFile opened);
+  /// descriptor, the entry's status). `no_variants`: codings (CodingList
+  /// bits) the cache knows to have no usable variant beside this path;
+  /// when they are all this request's codings, none is tried.
+  Step OnOpened(OpenedFile opened, std::uint8_t no_variants = 0);
   /// kServe: the file to serve, taken once: the one opened last, or the
   /// original whose variants did not fit.
   OpenedFile TakeServed() { return std::move(served_); }
@@ -91,6 +94,12 @@ class FileLookup {
   /// kServe: the content coding of what is served (kIdentity, or the
   /// variant's).
   ContentCoding coding() const { return coding_; }
+  /// The codings tried for this request (CodingList bits).
+  std::uint8_t codings_tried() const { return codings_.mask(); }
+  /// kServe of an original: the codings whose variants were tried and did
+  /// not fit (missing, stale, no regular file, hidden), for the cache to
+  /// remember; 0 otherwise.
+  std::uint8_t variants_unusable() const { return variants_unusable_; }
   /// path() without a variant's suffix: the name that says Content-Type.
   std::string_view type_path() const {
     return std::string_view(path_).substr(
@@ -118,7 +127,7 @@ class FileLookup {
   Step Refuse(int status);
   Step Open(Stage stage, std::string_view path);
   Step Serve(int status);
-  Step ServeOrTryVariants();
+  Step ServeOrTryVariants(std::uint8_t no_variants);
   Step NextVariant();
 
   const Request* request_ = nullptr;
@@ -132,6 +141,7 @@ class FileLookup {
   std::size_t variant_ = 0;          ///< kVariant: codings_ tried so far
   std::size_t original_length_ = 0;  ///< kVariant: path_ of the original
   ContentCoding coding_ = ContentCoding::kIdentity;
+  std::uint8_t variants_unusable_ = 0;
   OpenedFile original_;  ///< kVariant: the original, served if none fits
   OpenedFile served_;    ///< the last opened; kServe: what to serve
   int status_ = 200;

@@ -778,6 +778,43 @@ TEST_F(ConnectionTest, ASecondGetOfASmallFileComesFromTheCache) {
   EXPECT_EQ(worker_->counters.cache_hits.load(), 1u);
 }
 
+TEST_F(ConnectionTest, TheCacheRemembersAFileHasNoVariantUntilItsNextCheck) {
+  // --precompressed tries NAME.gz for each client accepting gzip; once a
+  // cached file is known to have none, it is served with no open at all,
+  // so a variant written now is not seen before the entry's next check.
+  Config config = TestConfig();
+  config.file_cache = 1 * kMiB;
+  config.file_cache_validity = std::chrono::hours(1);
+  config.precompressed = {"br", "gzip"};
+  StartWorker(config);
+  Connection connection;
+  Client client = Connect(connection);
+  const std::string get = Get("/a.txt", "Accept-Encoding: gzip\r\n");
+  Response response;
+  for (int i = 0; i < 3; ++i) {  // a miss, a hit that learns, a hit
+    client.Send(get);
+    ASSERT_TRUE(Await(client, &response));
+    ASSERT_TRUE(AwaitIdle(connection));
+    EXPECT_EQ(response.body, "hello, ferry\n");
+    EXPECT_NE(response.head.find("\r\nVary: Accept-Encoding\r\n"),
+              std::string::npos);
+  }
+  EXPECT_EQ(worker_->counters.cache_hits.load(), 2u);
+  dir_.Write("a.txt.gz", "not looked for");
+  client.Send(get);
+  ASSERT_TRUE(Await(client, &response));
+  EXPECT_EQ(response.body, "hello, ferry\n") << "a.txt.gz was opened";
+  EXPECT_EQ(response.head.find("Content-Encoding"), std::string::npos);
+  // A client accepting br as well has not been looked for: its codings
+  // are tried, and a.txt.gz is found.
+  ASSERT_TRUE(AwaitIdle(connection));
+  client.Send(Get("/a.txt", "Accept-Encoding: br, gzip\r\n"));
+  ASSERT_TRUE(Await(client, &response));
+  EXPECT_EQ(response.body, "not looked for");
+  EXPECT_NE(response.head.find("\r\nContent-Encoding: gzip\r\n"),
+            std::string::npos);
+}
+
 TEST_F(ConnectionTest, AFileOnADirectIoFileSystemIsReadWithAio) {
   if (!SupportsDirectIo(dir_.path())) {
     GTEST_SKIP() << dir_.path() << " refuses O_DIRECT: reads go to helpers";

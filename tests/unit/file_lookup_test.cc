@@ -280,6 +280,37 @@ TEST_F(VariantLookupTest, NoFittingVariantServesTheOriginal) {
   EXPECT_EQ(lookup_.TakeServed().status.inode, 1u);
 }
 
+TEST_F(VariantLookupTest, WhatDidNotFitIsSaidForTheCacheToRemember) {
+  Start("/app.js", "br, gzip");
+  const std::uint8_t both = CodingList::CodingBit(ContentCoding::kBrotli) |
+                            CodingList::CodingBit(ContentCoding::kGzip);
+  EXPECT_EQ(lookup_.codings_tried(), both);
+  lookup_.OnOpened(File(1, 100));
+  EXPECT_EQ(lookup_.OnOpened(Missing()), Step::kOpen);
+  EXPECT_EQ(lookup_.variants_unusable(), 0u) << "not yet decided";
+  ASSERT_EQ(lookup_.OnOpened(Missing()), Step::kServe);
+  EXPECT_EQ(lookup_.variants_unusable(), both);
+  // A variant served: nothing to remember.
+  Start("/app.js", "br, gzip");
+  lookup_.OnOpened(File(1, 100));
+  ASSERT_EQ(lookup_.OnOpened(File(2, 100)), Step::kServe);
+  EXPECT_EQ(lookup_.variants_unusable(), 0u);
+}
+
+TEST_F(VariantLookupTest, CodingsTheCacheKnowsUnusableAreNotTried) {
+  const std::uint8_t br = CodingList::CodingBit(ContentCoding::kBrotli);
+  const std::uint8_t gzip = CodingList::CodingBit(ContentCoding::kGzip);
+  // All of them known: the original (the cache's hit) with no open.
+  Start("/app.js", "br, gzip");
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100), br | gzip), Step::kServe);
+  EXPECT_EQ(lookup_.coding(), ContentCoding::kIdentity);
+  EXPECT_EQ(lookup_.path(), "app.js");
+  // Some known only: every coding is tried, from the original's open.
+  Start("/app.js", "br, gzip");
+  ASSERT_EQ(lookup_.OnOpened(File(1, 100), gzip), Step::kOpen);
+  EXPECT_EQ(lookup_.path(), "app.js.br");
+}
+
 TEST_F(VariantLookupTest, AVariantThatIsTheOriginalItselfIsSkipped) {
   Start("/app.js", "br");
   lookup_.OnOpened(File(7, 100));
