@@ -11,23 +11,6 @@
 #include "signals.h"
 
 namespace ferry {
-namespace {
-
-/// The peer's address as the access log shows it.
-std::string_view ClientAddress(const sockaddr_storage& peer) {
-  thread_local char text[INET6_ADDRSTRLEN];
-  const void* address = nullptr;
-  if (peer.ss_family == AF_INET) {
-    address = &reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
-  } else if (peer.ss_family == AF_INET6) {
-    address = &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-  } else {
-    return "unix";
-  }
-  return inet_ntop(peer.ss_family, address, text, sizeof text) ? text : "-";
-}
-
-}  // namespace
 
 Acceptor::Acceptor(std::vector<WorkerListener> listeners, EventLoop& loop,
                    pid_t tid, std::uint64_t own_tag)
@@ -55,13 +38,17 @@ void Acceptor::WatchShared(bool watch) {
 
 void Acceptor::AcceptAll(int listener, Sink& sink) {
   if (stopped_ || paused_) return;
+  bool proxy_protocol = false;
+  for (const WorkerListener& mine : listeners_) {
+    if (mine.fd.get() == listener) proxy_protocol = mine.proxy_protocol;
+  }
   for (;;) {
     sockaddr_storage peer{};
     socklen_t peer_length = sizeof peer;
     int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      sink.OnAccepted(UniqueFd(fd), ClientAddress(peer));
+      sink.OnAccepted(UniqueFd(fd), peer, proxy_protocol);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

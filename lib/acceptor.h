@@ -5,6 +5,7 @@
 // descriptors (then paused until the next tick), and letting go of them
 // at shutdown.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -20,6 +21,7 @@ namespace ferry {
 struct WorkerListener {
   UniqueFd fd;
   bool shared = false;  ///< waited on with EPOLLEXCLUSIVE, not signal-driven
+  bool proxy_protocol = false;  ///< clients come through a proxy
 };
 
 class Acceptor {
@@ -27,8 +29,10 @@ class Acceptor {
   /// Who takes the accepted clients.
   class Sink {
    public:
-    /// A new non-blocking client socket, and its address for the log.
-    virtual void OnAccepted(UniqueFd socket, std::string_view client) = 0;
+    /// A new non-blocking client socket, its peer's address, and whether
+    /// it came to a --proxy-protocol listener.
+    virtual void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
+                            bool proxy_protocol) = 0;
 
    protected:
     ~Sink() = default;

@@ -87,4 +87,17 @@ bool AddressList::Contains(const sockaddr_storage& address) const {
   return false;
 }
 
+std::string_view AddressText(const sockaddr_storage& address) {
+  thread_local char text[INET6_ADDRSTRLEN];
+  const void* bytes = nullptr;
+  if (address.ss_family == AF_INET) {
+    bytes = &reinterpret_cast<const sockaddr_in&>(address).sin_addr;
+  } else if (address.ss_family == AF_INET6) {
+    bytes = &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr;
+  } else {
+    return "unix";
+  }
+  return inet_ntop(address.ss_family, bytes, text, sizeof text) ? text : "-";
+}
+
 }  // namespace ferry

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry {
@@ -33,5 +34,10 @@ class AddressList {
   bool any_ = false;
   std::vector<Network> networks_;
 };
+
+/// `address` (AF_INET or AF_INET6) as the access log shows it
+/// ("192.0.2.1", "2001:db8::1"); "unix" for a unix socket's peer. The text
+/// stays valid until the thread's next call.
+std::string_view AddressText(const sockaddr_storage& address);
 
 }  // namespace ferry

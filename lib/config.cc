@@ -50,6 +50,14 @@ po::options_description SettingOptions() {
       ("listen", po::value<std::vector<std::string>>()->value_name("ADDR"),
        "listen on HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH; "
        "repeatable (default 127.0.0.1:8080, none with socket activation)")
+      ("proxy-protocol", po::value<std::vector<std::string>>()
+                             ->value_name("ADDR"),
+       "the listener at ADDR (as --listen names it) is behind a load "
+       "balancer: every connection starts with a PROXY protocol header (v1 "
+       "or v2) naming the client; repeatable (off: none)")
+      ("proxy-protocol-from", Text("NETS", "off"),
+       "the proxies allowed to connect to a --proxy-protocol listener: "
+       "ADDRESS[/BITS],... or any; needed with --proxy-protocol")
       ("workers", Text("N", std::to_string(d.workers)),
        "worker processes; 0 = one per online CPU")
       ("helper-threads", Text("N", std::to_string(d.helper_threads)),
@@ -346,6 +354,29 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   } else {
     c.listen = {ParseListenAddress(kDefaultListen)};
   }
+  for (const std::string& text : v.Repeated("proxy-protocol")) {
+    try {
+      c.proxy_protocol.push_back(ParseListenAddress(text));
+    } catch (const ConfigError&) {
+      v.Fail("proxy-protocol", text,
+             "is not HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH");
+    }
+  }
+  c.proxy_protocol_from = v.String("proxy-protocol-from");
+  if (c.proxy_protocol_from != "off") {
+    try {
+      AddressList::Parse(c.proxy_protocol_from);
+    } catch (const std::invalid_argument&) {
+      v.Fail("proxy-protocol-from", c.proxy_protocol_from,
+             "is not a list of ADDRESS[/BITS] or any");
+    }
+  }
+  if (!c.proxy_protocol.empty() && c.proxy_protocol_from == "off") {
+    v.Fail("proxy-protocol-from", "off",
+           "is not allowed with --proxy-protocol: name the proxies (e.g. "
+           "10.0.0.0/8), as whoever may send the header chooses the client "
+           "address logged");
+  }
   c.workers = v.Count("workers", 0, kMaxWorkers);
   c.helper_threads = v.Count("helper-threads", 1, 64);
   c.block_size = v.Size("block-size", 4 * kKiB, 64 * kMiB, true);
@@ -569,6 +600,14 @@ std::string HelpText() {
   return out.str();
 }
 
+std::vector<std::string> ListenTexts(
+    const std::vector<ListenAddress>& addresses) {
+  std::vector<std::string> texts;
+  texts.reserve(addresses.size());
+  for (const ListenAddress& address : addresses) texts.push_back(address.text);
+  return texts;
+}
+
 namespace {
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -601,6 +640,8 @@ std::string DescribeConfig(const Config& c) {
     out << "# listen = " << kDefaultListen
         << "  (default; none with socket activation)\n";
   }
+  DescribeRepeated(out, "proxy-protocol", ListenTexts(c.proxy_protocol));
+  out << "proxy-protocol-from = " << c.proxy_protocol_from << "\n";
   out << "workers = " << c.workers << "\n"
       << "helper-threads = " << c.helper_threads << "\n"
       << "block-size = " << FormatByteSize(c.block_size) << "\n"

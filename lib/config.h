@@ -28,6 +28,9 @@ struct ListenAddress {
 /// Parses "HOST:PORT", "[V6]:PORT", ":PORT", "PORT" or "unix:PATH".
 /// Throws ConfigError naming "--listen" when malformed.
 ListenAddress ParseListenAddress(const std::string& text);
+/// The addresses as the user wrote them.
+std::vector<std::string> ListenTexts(
+    const std::vector<ListenAddress>& addresses);
 
 using Milliseconds = std::chrono::milliseconds;
 /// The longest duration any flag takes: a week.
@@ -38,8 +41,12 @@ struct Config {
   std::string root;  ///< default: the packaged document root (see config.cc)
   std::vector<ListenAddress> listen;  ///< empty with socket activation
   bool listen_given = false;          ///< --listen appeared somewhere
-  unsigned workers = 0;               ///< 0: one per online CPU
-  unsigned helper_threads = 2;        ///< per worker
+  /// Listeners whose connections start with a PROXY protocol header.
+  std::vector<ListenAddress> proxy_protocol;
+  /// Who may send one: an AddressList ("off" when proxy_protocol is empty).
+  std::string proxy_protocol_from = "off";
+  unsigned workers = 0;         ///< 0: one per online CPU
+  unsigned helper_threads = 2;  ///< per worker
   std::uint64_t block_size = kMiB;
   unsigned read_ahead = 2;     ///< blocks in flight per connection
   unsigned queue_depth = 128;  ///< AIO reads in flight per worker

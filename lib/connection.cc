@@ -8,8 +8,10 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "address_list.h"
 #include "http_boundary.h"
 #include "log.h"
+#include "proxy_protocol.h"
 #include "url_encoding.h"
 
 namespace ferry {
@@ -32,15 +34,15 @@ void CountStatus(int status, WorkerCounters& counters) {
 }  // namespace
 
 void Connection::Start(UniqueFd socket, std::uint64_t token,
-                       std::string_view client, ServingContext& ctx) {
+                       std::string_view client, bool proxy_header,
+                       ServingContext& ctx) {
   socket_ = std::move(socket);
   socket_fd_ = socket_.get();
   socket_stream_.Attach(socket_fd_);
   sender_.layout().server = ctx.config.server_header;
   token_ = token;
-  std::size_t length = std::min(client.size(), sizeof client_ - 1);
-  std::memcpy(client_, client.data(), length);
-  client_[length] = '\0';
+  SetClient(client);
+  awaiting_proxy_header_ = proxy_header;
   input_.Reset(ctx.limits.max_header_bytes);
   window_.Resize(ctx.config.read_ahead);
   maybe_readable_ = true;
@@ -86,10 +88,19 @@ void Connection::OnReadable(ServingContext& ctx) {
   reading_requests_ = false;
 }
 
+void Connection::SetClient(std::string_view client) {
+  std::size_t length = std::min(client.size(), sizeof client_ - 1);
+  std::memcpy(client_, client.data(), length);
+  client_[length] = '\0';
+}
+
 void Connection::ReadRequests(ServingContext& ctx) {
   int answered = 0;
   for (;;) {
-    if (input_.size() > 0) {
+    if (awaiting_proxy_header_ && input_.size() > 0) {
+      if (!TakeProxyHeader(ctx)) return;
+      if (!awaiting_proxy_header_) continue;
+    } else if (input_.size() > 0) {
       ParseResult parsed = ParseRequest(input_.bytes(), ctx.limits, &request_);
       if (parsed.kind == ParseResult::Kind::kDone) {
         request_length_ = parsed.consumed;
@@ -140,6 +151,33 @@ void Connection::ReadRequests(ServingContext& ctx) {
     Close(ctx);  // the client closed, or the socket failed
     return;
   }
+}
+
+// The PROXY protocol header at the front of the input: its client
+// replaces the proxy's address, and the requests follow. Returns false when
+// the connection closed: not a header (nginx: "broken header"), or one
+// longer than --max-header-bytes. No HTTP answer: the peer may not speak it.
+bool Connection::TakeProxyHeader(ServingContext& ctx) {
+  const ProxyHeader header = ParseProxyHeader(input_.bytes());
+  switch (header.status) {
+    case ProxyStatus::kDone:
+      if (header.has_address) SetClient(AddressText(header.source));
+      input_.Consume(header.length);
+      awaiting_proxy_header_ = false;
+      return true;
+    case ProxyStatus::kIncomplete:
+      if (!input_.full()) return true;
+      if (!input_.at_limit()) {
+        input_.Grow();
+        return true;
+      }
+      break;
+    case ProxyStatus::kInvalid:
+      break;
+  }
+  Bump(ctx.counters.aborted);
+  Close(ctx);
+  return false;
 }
 
 void Connection::HandleRequest(ServingContext& ctx) {

@@ -84,9 +84,11 @@ class Connection {
 
   /// Takes the accepted, signal-armed socket from `client` (an address for
   /// the access log) and tries to read at once (signals report changes
-  /// only, so data already there raises none).
+  /// only, so data already there raises none). `proxy_header`: the client
+  /// is a proxy whose first bytes are a PROXY protocol header, naming the
+  /// client to log instead; without a valid one the connection closes.
   void Start(UniqueFd socket, std::uint64_t token, std::string_view client,
-             ServingContext& ctx);
+             bool proxy_header, ServingContext& ctx);
 
   /// The socket's signal said `band` (POLLIN, POLLOUT, POLLERR, POLLHUP...),
   /// or a rescan found it so. A hint: acting on a stale one is harmless.
@@ -145,6 +147,8 @@ class Connection {
   // kReadingRequest
   void OnReadable(ServingContext& ctx);
   void ReadRequests(ServingContext& ctx);
+  bool TakeProxyHeader(ServingContext& ctx);
+  void SetClient(std::string_view client);
   void HandleRequest(ServingContext& ctx);
   void RespondOptions(ServingContext& ctx);
   void Follow(FileLookup::Step step, ServingContext& ctx);
@@ -210,6 +214,7 @@ class Connection {
   /// Inside ReadRequests(): a response that completes at once returns to
   /// its loop instead of reading the next request itself (recursion).
   bool reading_requests_ = false;
+  bool awaiting_proxy_header_ = false;  ///< see Start()
   bool close_after_response_ = false;
   char client_[64] = {};
 

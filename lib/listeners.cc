@@ -201,6 +201,51 @@ int ListenerSet::TakeInherited() {
   return static_cast<int>(inherited.size());
 }
 
+namespace {
+
+/// True when the listening socket `fd` is bound to `address`.
+bool BoundTo(int fd, const ListenAddress& address) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+    return false;
+  }
+  const SocketAddress want = ToSocketAddress(address);
+  if (bound.ss_family != want.family) return false;
+  if (want.family == AF_UNIX) {
+    return address.path == reinterpret_cast<const sockaddr_un&>(bound).sun_path;
+  }
+  if (want.family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(bound);
+    const auto& b = reinterpret_cast<const sockaddr_in&>(want.storage);
+    return a.sin_addr.s_addr == b.sin_addr.s_addr &&
+           (b.sin_port == 0 || a.sin_port == b.sin_port);
+  }
+  const auto& a = reinterpret_cast<const sockaddr_in6&>(bound);
+  const auto& b = reinterpret_cast<const sockaddr_in6&>(want.storage);
+  return std::memcmp(&a.sin6_addr, &b.sin6_addr, sizeof a.sin6_addr) == 0 &&
+         (b.sin6_port == 0 || a.sin6_port == b.sin6_port);
+}
+
+}  // namespace
+
+void ListenerSet::MarkProxyProtocol(
+    const std::vector<ListenAddress>& addresses) {
+  for (const ListenAddress& address : addresses) {
+    bool found = false;
+    for (Listener& listener : listeners_) {
+      if (BoundTo(listener.fd.get(), address)) {
+        listener.proxy_protocol = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      throw std::runtime_error("--proxy-protocol " + address.text +
+                               ": no listener has this address");
+    }
+  }
+}
+
 std::vector<int> ListenerSet::ForWorker(unsigned index) const {
   std::vector<int> fds;
   for (const Listener& listener : listeners_) {

@@ -20,6 +20,8 @@ struct Listener {
   /// worker (`worker`) and is signal-driven like any socket.
   bool shared = false;
   unsigned worker = 0;
+  /// Its connections start with a PROXY protocol header (--proxy-protocol).
+  bool proxy_protocol = false;
 };
 
 /// All of the daemon's listeners, made by the master before it forks.
@@ -37,6 +39,11 @@ class ListenerSet {
   /// Takes the sockets systemd passed (sd_listen_fds), if any. Returns how
   /// many.
   int TakeInherited();
+
+  /// Marks the listeners bound to `addresses` (a port 0 matching any port)
+  /// as taking the PROXY protocol, inherited ones too. Throws
+  /// std::runtime_error naming the first address no listener has.
+  void MarkProxyProtocol(const std::vector<ListenAddress>& addresses);
 
   /// The listeners worker `index` serves: its own and the shared ones.
   std::vector<int> ForWorker(unsigned index) const;

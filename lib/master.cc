@@ -60,6 +60,7 @@ void Master::OpenListeners() {
   if (inherited == 0 || config_.listen_given) {
     listeners_.OpenOwn(config_.listen, workers_);
   }
+  listeners_.MarkProxyProtocol(config_.proxy_protocol);
   for (const std::string& name : listeners_.Names()) {
     Log(LogLevel::kNotice, "listening on %s", name.c_str());
   }
@@ -277,7 +278,8 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
   std::vector<WorkerListener> mine;
   for (const Listener& listener : listeners_.all()) {
     if (listener.shared || listener.worker == slot % workers_) {
-      mine.push_back({UniqueFd(dup(listener.fd.get())), listener.shared});
+      mine.push_back({UniqueFd(dup(listener.fd.get())), listener.shared,
+                      listener.proxy_protocol});
     }
   }
   listeners_ = ListenerSet();  // close every socket that is not ours
@@ -324,6 +326,12 @@ void Master::Reload() {
     }
     next.listen = config_.listen;
     next.listen_given = config_.listen_given;
+    if (ListenTexts(next.proxy_protocol) !=
+        ListenTexts(config_.proxy_protocol)) {
+      Log(LogLevel::kWarning,
+          "reload: --proxy-protocol cannot change without a restart");
+      next.proxy_protocol = config_.proxy_protocol;
+    }
     if (next.metrics_listen.text != config_.metrics_listen.text) {
       Log(LogLevel::kWarning,
           "reload: --metrics-listen cannot change without a restart");

@@ -76,6 +76,9 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       site_(SiteRules::From(config)),
       headers_(HeaderRules::From(config)),
       busy_response_(BusyResponse(config.server_header)),
+      proxy_from_(config.proxy_protocol.empty()
+                      ? AddressList()
+                      : AddressList::Parse(config.proxy_protocol_from)),
       pool_(config.block_size, BlockCount(config)),
       reads_(BlockCount(config)),
       aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
@@ -329,8 +332,22 @@ void Worker::OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) {
   Deliver(tag, [&](Connection& c) { c.OnSocketEvent(band, ctx_); });
 }
 
-void Worker::OnAccepted(UniqueFd socket, std::string_view client) {
+void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
+                        bool proxy_protocol) {
   int fd = socket.get();
+  if (proxy_protocol && peer.ss_family != AF_UNIX &&
+      !proxy_from_.Contains(peer)) {
+    // Whoever sends the header names the client: only the proxies may.
+    Bump(counters_.rejected);
+    if (!warned_proxy_from_) {
+      warned_proxy_from_ = true;
+      Log(LogLevel::kWarning,
+          "closed a connection from %s to a --proxy-protocol listener: not "
+          "in --proxy-protocol-from (logged once)",
+          std::string(AddressText(peer)).c_str());
+    }
+    return;
+  }
   if (stopping_ || !loop_.Mappable(fd) ||
       connections_.live() >= connections_.capacity()) {
     Bump(counters_.rejected);
@@ -351,7 +368,8 @@ void Worker::OnAccepted(UniqueFd socket, std::string_view client) {
   loop_.Map(fd, token);
   Bump(counters_.accepted);
   Set(counters_.open_connections, connections_.live());
-  connection->Start(std::move(socket), token, client, ctx_);
+  connection->Start(std::move(socket), token, AddressText(peer), proxy_protocol,
+                    ctx_);
   ForgetIfClosed(token, connection);
 }
 

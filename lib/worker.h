@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "acceptor.h"
+#include "address_list.h"
 #include "aio_context.h"
 #include "block_queue.h"
 #include "block_reads.h"
@@ -56,7 +57,8 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   void OnWatchedReady(std::uint64_t tag) override;
   void OnSignal(int signo) override;
   // Acceptor::Sink: a client to serve.
-  void OnAccepted(UniqueFd socket, std::string_view client) override;
+  void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
+                  bool proxy_protocol) override;
 
   void TakeTime();
   void OnMasterMessage();
@@ -104,6 +106,9 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   HeaderRules headers_;
   /// The 503 sent to a client over --max-connections (with --server-header).
   std::string busy_response_;
+  /// --proxy-protocol-from: who may connect to a PROXY listener.
+  AddressList proxy_from_;
+  bool warned_proxy_from_ = false;  ///< a refused proxy is logged once
   BufferPool pool_;
   BlockReads reads_;
   AioContext aio_;

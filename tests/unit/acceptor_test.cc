@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "address_list.h"
 #include "signals.h"
 #include "test_sockets.h"
 
@@ -20,12 +21,15 @@ constexpr int kPatienceMs = 5000;
 struct Accepted {
   UniqueFd socket;
   std::string client;
+  bool proxy_protocol = false;
 };
 
 class Collector final : public Acceptor::Sink {
  public:
-  void OnAccepted(UniqueFd socket, std::string_view client) override {
-    accepted.push_back({std::move(socket), std::string(client)});
+  void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
+                  bool proxy_protocol) override {
+    accepted.push_back(
+        {std::move(socket), std::string(AddressText(peer)), proxy_protocol});
   }
   std::vector<Accepted> accepted;
 };
@@ -98,6 +102,28 @@ TEST_P(AcceptorTest, AcceptsEveryClientAsTheListenerSignalsIt) {
   char byte;
   EXPECT_EQ(recv(sink_.accepted[1].socket.get(), &byte, 1, 0), -1);
   EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST_P(AcceptorTest, SaysWhichClientsCameToAProxyProtocolListener) {
+  UniqueFd plain = testing::ListenOnLoopback();
+  UniqueFd proxied = testing::ListenOnLoopback();
+  ASSERT_TRUE(plain && proxied);
+  const std::uint16_t plain_port = testing::PortOf(plain.get());
+  const std::uint16_t proxied_port = testing::PortOf(proxied.get());
+  std::vector<WorkerListener> listeners;
+  listeners.push_back({std::move(plain), GetParam(), false});
+  listeners.push_back({std::move(proxied), GetParam(), true});
+  acceptor_.reset();
+  acceptor_ = std::make_unique<Acceptor>(std::move(listeners), *loop_,
+                                         CurrentThreadId(), kOwnTag);
+  UniqueFd a = testing::ConnectTo(proxied_port);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(AwaitAccepted(1));
+  UniqueFd b = testing::ConnectTo(plain_port);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(AwaitAccepted(2));
+  EXPECT_TRUE(sink_.accepted[0].proxy_protocol);
+  EXPECT_FALSE(sink_.accepted[1].proxy_protocol);
 }
 
 TEST_P(AcceptorTest, ClientsFromBeforeAreTakenByAcceptEverywhere) {

@@ -100,12 +100,13 @@ struct TestWorker final : public EventLoop::Handler {
   }
 
   /// What Worker::AcceptAll does with an accepted socket.
-  void Accept(Connection& connection, UniqueFd socket, std::uint64_t token) {
+  void Accept(Connection& connection, UniqueFd socket, std::uint64_t token,
+              bool proxy_header = false) {
     int fd = socket.get();
     ArmSocketSignals(fd, SocketSignal(), CurrentThreadId());
     loop.Map(fd, token);
     live[token] = &connection;
-    connection.Start(std::move(socket), token, "test", ctx);
+    connection.Start(std::move(socket), token, "test", proxy_header, ctx);
     ForgetIfClosed(token, &connection);
   }
 

@@ -94,6 +94,32 @@ TEST(Listeners, OneReusePortSocketPerWorkerAllOnOnePort) {
   }
 }
 
+TEST(Listeners, ProxyProtocolMarksTheListenersBoundToItsAddress) {
+  ListenerSet set;
+  set.OpenOwn(
+      {ParseListenAddress("127.0.0.1:0"), ParseListenAddress("127.0.0.2:0")},
+      2);
+  ASSERT_EQ(set.all().size(), 4u);
+  const std::uint16_t port = PortOf(set.all()[0].fd.get());
+  // Port 0 matches the port the listeners got; the other host is not
+  // marked.
+  set.MarkProxyProtocol({ParseListenAddress("127.0.0.1:0")});
+  EXPECT_TRUE(set.all()[0].proxy_protocol && set.all()[1].proxy_protocol);
+  EXPECT_FALSE(set.all()[2].proxy_protocol || set.all()[3].proxy_protocol);
+  set.MarkProxyProtocol({ParseListenAddress(
+      "127.0.0.2:" + std::to_string(PortOf(set.all()[2].fd.get())))});
+  EXPECT_TRUE(set.all()[2].proxy_protocol && set.all()[3].proxy_protocol);
+  // An address no listener has: refused, named.
+  const std::string other = "127.0.0.1:" + std::to_string(port == 1 ? 2 : 1);
+  try {
+    set.MarkProxyProtocol({ParseListenAddress(other)});
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--proxy-protocol " + other + ": no listener has this address");
+  }
+}
+
 TEST(Listeners, AUnixSocketIsSharedByEveryWorker) {
   TempDir dir;
   std::string path = dir.path() + "/ferry.sock";

@@ -1,0 +1,219 @@
+"""--proxy-protocol: a listener behind a load balancer takes the PROXY
+protocol header (v1 and v2) and logs the client it names; only the proxies
+of --proxy-protocol-from may connect; a connection without a valid header
+is closed unanswered. Real clients: curl --haproxy-protocol, and Debian's
+haproxy with send-proxy-v2 in front of ferryd."""
+
+import socket
+import subprocess
+
+import pytest
+
+from harness import HELLO, Reader, build_request, ferryd_path, read_response, \
+    wait_until
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXIED = ["--proxy-protocol", "127.0.0.1:0",
+           "--proxy-protocol-from", "127.0.0.0/8"]
+
+
+def v1(source, destination="127.0.0.1", family="TCP4"):
+    return f"PROXY {family} {source} {destination} 40000 8080\r\n".encode()
+
+
+def v2_tcp6(source, destination="::1"):
+    addresses = (socket.inet_pton(socket.AF_INET6, source) +
+                 socket.inet_pton(socket.AF_INET6, destination) +
+                 (40000).to_bytes(2, "big") + (8080).to_bytes(2, "big"))
+    tlv = b"\x04\x00\x03abc"  # a TLV (PP2_TYPE_NOOP) after the addresses
+    body = addresses + tlv
+    return V2_SIGNATURE + b"\x21\x21" + len(body).to_bytes(2, "big") + body
+
+
+def v2_local():
+    return V2_SIGNATURE + b"\x20\x00" + (0).to_bytes(2, "big")
+
+
+def clients_logged(log, count):
+    def ready():
+        if not log.exists():
+            return None
+        lines = log.read_text().splitlines()
+        return lines if len(lines) >= count else None
+    lines = wait_until(ready, 10, message=f"{count} access log lines")
+    return [line.split(" ", 1)[0] for line in lines]
+
+
+def closed_unanswered(sock):
+    """True when the server closed `sock` without sending a byte."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_the_header_names_the_client_in_the_access_log(launch, tmp_path):
+    log = tmp_path / "access.log"
+    ferry = launch(args=[*PROXIED, "--access-log", str(log),
+                         "--access-log-format", "common"])
+    # v1, then two requests on the same connection: both the client's.
+    with ferry.connect() as sock:
+        sock.sendall(v1("203.0.113.7") + build_request("/hello.txt"))
+        reader = Reader(sock)
+        assert read_response(reader).body == HELLO
+        sock.sendall(build_request("/hello.txt"))
+        assert read_response(reader).body == HELLO
+    # v2 over IPv6 with a TLV, the header split from the request.
+    with ferry.connect() as sock:
+        header = v2_tcp6("2001:db8::7")
+        sock.sendall(header[:9])
+        sock.sendall(header[9:])
+        sock.sendall(build_request("/hello.txt", close=True))
+        assert read_response(Reader(sock)).body == HELLO
+    # v2 LOCAL (the proxy's own health check) and v1 UNKNOWN: the
+    # connection's address stands.
+    with ferry.connect() as sock:
+        sock.sendall(v2_local() + build_request("/hello.txt", close=True))
+        assert read_response(Reader(sock)).status == 200
+    with ferry.connect() as sock:
+        sock.sendall(b"PROXY UNKNOWN\r\n" +
+                     build_request("/hello.txt", close=True))
+        assert read_response(Reader(sock)).status == 200
+    assert clients_logged(log, 5) == ["203.0.113.7", "203.0.113.7",
+                                      "2001:db8::7", "127.0.0.1",
+                                      "127.0.0.1"]
+
+
+def test_curl_haproxy_protocol_is_served(launch):
+    ferry = launch(args=PROXIED)
+    out = subprocess.run(["curl", "-sS", "--haproxy-protocol",
+                          ferry.url("/hello.txt")],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == HELLO
+    # Without the header curl's request is taken for a broken header.
+    out = subprocess.run(["curl", "-sS", ferry.url("/hello.txt")],
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0 and out.stdout == b""
+
+
+@pytest.mark.parametrize("first_bytes", [
+    b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",       # no header
+    b"PROXY TCP4 999.0.0.1 127.0.0.1 1 2\r\n",           # a bad address
+    b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 8080\n",    # a bare LF
+    V2_SIGNATURE + b"\x31\x11\x00\x0c" + bytes(12),       # version 3
+])
+def test_a_connection_without_a_valid_header_is_closed_unanswered(
+        launch, first_bytes):
+    ferry = launch(args=PROXIED)
+    with ferry.connect() as sock:
+        sock.sendall(first_bytes + build_request("/hello.txt"))
+        assert closed_unanswered(sock)
+    assert ferry.stop()["aborted"] >= 1
+
+
+def test_a_proxy_not_allowed_is_closed_and_logged_once(launch):
+    ferry = launch(args=["--proxy-protocol", "127.0.0.1:0",
+                         "--proxy-protocol-from", "10.0.0.0/8,::1"])
+    for _ in range(3):
+        with ferry.connect() as sock:
+            sock.sendall(v1("203.0.113.7") + build_request("/hello.txt"))
+            assert closed_unanswered(sock)
+    counters = ferry.stop()
+    assert counters["rejected"] == 3 and counters["requests"] == 0
+    assert ferry.stderr_text().count("not in --proxy-protocol-from") == 1
+
+
+def test_a_plain_listener_beside_a_proxied_one_is_unchanged(launch):
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain_port = plain.getsockname()[1]
+    plain.close()
+    ferry = launch(args=[*PROXIED, "--listen", f"127.0.0.2:{plain_port}"])
+    with socket.create_connection(("127.0.0.2", plain_port), 10) as sock:
+        sock.sendall(build_request("/hello.txt", close=True))
+        assert read_response(Reader(sock)).body == HELLO
+    with socket.create_connection(("127.0.0.2", plain_port), 10) as sock:
+        # A PROXY line where none is expected is no HTTP request.
+        sock.sendall(v1("203.0.113.7") + build_request("/hello.txt"))
+        assert read_response(Reader(sock)).status == 400
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--proxy-protocol", "127.0.0.1:0"], "--proxy-protocol-from"),
+    (["--proxy-protocol", "example.com:80", "--proxy-protocol-from", "any"],
+     "--proxy-protocol"),
+    (["--proxy-protocol", "127.0.0.1:0", "--proxy-protocol-from", "10.0.0/8"],
+     "--proxy-protocol-from"),
+])
+def test_bad_options_exit_64_naming_the_flag(args, flag, tmp_path):
+    out = subprocess.run([ferryd_path(), "--root", str(tmp_path), *args],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 64, out.stderr
+    lines = out.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], lines
+
+
+def test_an_address_no_listener_has_is_refused_at_start(tmp_path):
+    out = subprocess.run([ferryd_path(), "--root", str(tmp_path), "--listen",
+                          "127.0.0.1:0", "--proxy-protocol", "127.0.0.3:9",
+                          "--proxy-protocol-from", "any"],
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0
+    assert b"--proxy-protocol 127.0.0.3:9: no listener has this address" in \
+        out.stderr, out.stderr
+
+
+HAPROXY_CFG = """\
+global
+    log stderr format raw local0 err
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend front
+    bind 127.0.0.1:{front}
+    default_backend ferry
+backend ferry
+    option httpchk GET /hello.txt
+    server one 127.0.0.1:{ferry} send-proxy-v2 check check-send-proxy inter 200
+"""
+
+
+def test_haproxy_send_proxy_v2_logs_the_clients_address(launch, tmp_path):
+    log = tmp_path / "access.log"
+    ferry = launch(args=[*PROXIED, "--access-log", str(log),
+                         "--access-log-format", "common"])
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    front = probe.getsockname()[1]
+    probe.close()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(HAPROXY_CFG.format(front=front, ferry=ferry.port))
+    haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        def served():
+            out = subprocess.run(
+                ["curl", "-sS", "--interface", "127.0.0.9",
+                 f"http://127.0.0.1:{front}/hello.txt"],
+                capture_output=True, timeout=30)
+            return out.returncode == 0 and out.stdout == HELLO
+        # haproxy's health check (send-proxy-v2 too) marks the server up.
+        wait_until(served, 15, interval=0.1, message="served through haproxy")
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+    # The client's address (curl bound to 127.0.0.9), never haproxy's.
+    lines = wait_until(
+        lambda: [line for line in log.read_text().splitlines()
+                 if line.startswith("127.0.0.9 ")],
+        10, message="the client's address in the access log")
+    assert '"GET /hello.txt HTTP/1.1" 200' in lines[-1], lines
+    checks = [line for line in log.read_text().splitlines()
+              if not line.startswith("127.0.0.9 ")]
+    # Only haproxy's health checks came from elsewhere: its own address.
+    assert all(line.startswith("127.0.0.1 ") for line in checks), checks
