@@ -142,7 +142,10 @@ po::options_description SettingOptions() {
       ("metrics-listen", Text("ADDR", "off"),
        "serve Prometheus metrics on HOST:PORT (off: none)")
       ("metrics-allow", Text("NETS", d.metrics_allow),
-       "who may scrape: ADDRESS[/BITS],... or any");
+       "who may scrape: ADDRESS[/BITS],... or any")
+      ("health-path", Text("PATH", "off"),
+       "answer GET and HEAD of /PATH on the serving port with 200 \"ok\" "
+       "from memory, for a load balancer's checks (off: none)");
   // clang-format on
   return o;
 }
@@ -417,6 +420,17 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
              c.fallback.find("//") != std::string::npos) {
     v.Fail("fallback", c.fallback, "is not /PATH of a file below the root");
   }
+  c.health_path = v.String("health-path");
+  if (c.health_path == "off") {
+    c.health_path.clear();
+  } else if (c.health_path.front() != '/' ||
+             c.health_path.find_first_of("?#% \t") != std::string::npos ||
+             c.health_path.find("//") != std::string::npos ||
+             HasDotSegment(c.health_path.substr(1)) ||
+             !CheckFieldValue(c.health_path).empty()) {
+    v.Fail("health-path", PrintableText(c.health_path),
+           "is not /PATH (no query, no %-escapes, no dot segment)");
+  }
   c.error_pages = v.ErrorPages();
   c.headers = v.Rules("header", ParseHeaderRule);
   c.cors = v.Rules("cors", ParseCorsRule);
@@ -682,7 +696,9 @@ std::string DescribeConfig(const Config& c) {
       << "access-log-format = " << c.access_log_format << "\n"
       << "metrics-listen = "
       << (c.metrics_listen.text.empty() ? "off" : c.metrics_listen.text) << "\n"
-      << "metrics-allow = " << c.metrics_allow << "\n";
+      << "metrics-allow = " << c.metrics_allow << "\n"
+      << "health-path = " << (c.health_path.empty() ? "off" : c.health_path)
+      << "\n";
   return out.str();
 }
 

@@ -80,6 +80,8 @@ struct Config {
   /// "" off; else "/PATH", served with 200 for a GET or HEAD of a path
   /// that does not exist (a single-page app's /index.html).
   std::string fallback;
+  /// --health-path: "/PATH" answered 200 from memory; "" none.
+  std::string health_path;
   /// --error-page values, "CODES /PATH" (see ParseErrorPage).
   std::vector<std::string> error_pages;
   /// --header values, "GLOB Name: value" (see header_rules.h), in order.

@@ -182,6 +182,17 @@ bool Connection::TakeProxyHeader(ServingContext& ctx) {
 
 void Connection::HandleRequest(ServingContext& ctx) {
   Bump(ctx.counters.requests);
+  if (!ctx.config.health_path.empty() && request_.method != Method::kOptions &&
+      RulePath() == ctx.config.health_path) {
+    // A load balancer's check: from memory, so a slow disk fails no check.
+    ComposeFields(Fields::kNone, ctx);
+    const bool keep = request_.keep_alive && !ctx.stopping;
+    BuildHealthResponse(request_.method == Method::kHead, ctx.now_sec, keep,
+                        &sender_.layout());
+    close_after_response_ = !keep;
+    StartResponse(ctx);
+    return;
+  }
   if (request_.method == Method::kOptions) {
     RespondOptions(ctx);
     return;

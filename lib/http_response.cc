@@ -419,6 +419,23 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
   AddText(layout, 0, text.size());
 }
 
+void BuildHealthResponse(bool head_only, std::time_t now, bool keep_alive,
+                         ResponseLayout* layout) {
+  constexpr std::string_view kBody = "ok\n";
+  layout->Clear();
+  layout->status = 200;
+  std::string& text = layout->text;
+  AppendStart(&text, 200, now, layout->server);
+  text.append("Content-Type: text/plain\r\nCache-Control: no-store\r\n");
+  AppendNumberHeader(&text, "Content-Length", kBody.size());
+  AppendEnd(&text, keep_alive, layout->fields);
+  if (!head_only) {
+    text.append(kBody);
+    layout->body_bytes = kBody.size();
+  }
+  AddText(layout, 0, text.size());
+}
+
 std::string_view ReasonPhrase(int status) {
   struct Entry {
     int status;

@@ -1,8 +1,9 @@
-"""--proxy-protocol: a listener behind a load balancer takes the PROXY
+"""Behind a load balancer. --proxy-protocol: a listener takes the PROXY
 protocol header (v1 and v2) and logs the client it names; only the proxies
 of --proxy-protocol-from may connect; a connection without a valid header
-is closed unanswered. Real clients: curl --haproxy-protocol, and Debian's
-haproxy with send-proxy-v2 in front of ferryd."""
+is closed unanswered. --health-path: the balancer's check, from memory.
+Real clients: curl --haproxy-protocol, and Debian's haproxy with
+send-proxy-v2 and option httpchk in front of ferryd."""
 
 import socket
 import subprocess
@@ -146,6 +147,9 @@ def test_a_plain_listener_beside_a_proxied_one_is_unchanged(launch):
      "--proxy-protocol"),
     (["--proxy-protocol", "127.0.0.1:0", "--proxy-protocol-from", "10.0.0/8"],
      "--proxy-protocol-from"),
+    (["--health-path", "healthz"], "--health-path"),
+    (["--health-path", "/health?x"], "--health-path"),
+    (["--health-path", "/a/../b"], "--health-path"),
 ])
 def test_bad_options_exit_64_naming_the_flag(args, flag, tmp_path):
     out = subprocess.run([ferryd_path(), "--root", str(tmp_path), *args],
@@ -177,7 +181,7 @@ frontend front
     bind 127.0.0.1:{front}
     default_backend ferry
 backend ferry
-    option httpchk GET /hello.txt
+    option httpchk GET /healthz
     server one 127.0.0.1:{ferry} send-proxy-v2 check check-send-proxy inter 200
 """
 
@@ -185,7 +189,8 @@ backend ferry
 def test_haproxy_send_proxy_v2_logs_the_clients_address(launch, tmp_path):
     log = tmp_path / "access.log"
     ferry = launch(args=[*PROXIED, "--access-log", str(log),
-                         "--access-log-format", "common"])
+                         "--access-log-format", "common",
+                         "--health-path", "/healthz"])
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     front = probe.getsockname()[1]
@@ -216,4 +221,22 @@ def test_haproxy_send_proxy_v2_logs_the_clients_address(launch, tmp_path):
     checks = [line for line in log.read_text().splitlines()
               if not line.startswith("127.0.0.9 ")]
     # Only haproxy's health checks came from elsewhere: its own address.
-    assert all(line.startswith("127.0.0.1 ") for line in checks), checks
+    assert checks, "no health check reached ferryd"
+    assert all(line.startswith("127.0.0.1 ") and
+               '"GET /healthz HTTP/1.0" 200' in line for line in checks), checks
+
+
+def test_the_health_path_is_answered_from_memory(launch):
+    ferry = launch(args=["--health-path", "/healthz"])
+    (ferry.root / "healthz").write_bytes(b"a file of that name\n")
+    resp = ferry.get("/healthz")
+    assert (resp.status, resp.body) == (200, b"ok\n")
+    assert resp.header("cache-control") == "no-store"
+    assert resp.header("content-type") == "text/plain"
+    head = ferry.get("/healthz?from=lb", method="HEAD")
+    assert head.status == 200 and head.body == b""
+    assert head.header("content-length") == "3"
+    # Other paths are files as ever; a path below it is no check.
+    assert ferry.get("/hello.txt").body == HELLO
+    assert ferry.get("/healthz/").status == 404
+    assert ferry.stop()["requests"] == 4
