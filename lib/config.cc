@@ -86,6 +86,9 @@ po::options_description SettingOptions() {
        "bytes per second a client must accept, over each send-timeout (0 = off)")
       ("shutdown-timeout", Text("TIME", FormatDuration(d.shutdown_timeout)),
        "graceful stop: time to finish responses (0 = close now)")
+      ("drain-time", Text("TIME", FormatDuration(d.drain_time)),
+       "on SIGTERM, first serve on this long with --health-path answering "
+       "503, for the load balancer to move clients away (0 = stop at once)")
       ("max-request-line", Text("SIZE", FormatByteSize(d.max_request_line)),
        "longest request line (256..1M); longer gets 414")
       ("max-header-bytes", Text("SIZE", FormatByteSize(d.max_header_bytes)),
@@ -399,6 +402,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.send_timeout = v.Duration("send-timeout", false);
   c.send_min_rate = v.Size("send-min-rate", 0, kGiB);
   c.shutdown_timeout = v.Duration("shutdown-timeout", true);
+  c.drain_time = v.Duration("drain-time", true);
   c.max_request_line = v.Size("max-request-line", 256, kMiB);
   c.max_header_bytes = v.Size("max-header-bytes", 256, kMiB);
   if (c.max_header_bytes < c.max_request_line) {
@@ -671,6 +675,7 @@ std::string DescribeConfig(const Config& c) {
       << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"
       << "send-min-rate = " << FormatByteSize(c.send_min_rate) << "\n"
       << "shutdown-timeout = " << FormatDuration(c.shutdown_timeout) << "\n"
+      << "drain-time = " << FormatDuration(c.drain_time) << "\n"
       << "max-request-line = " << FormatByteSize(c.max_request_line) << "\n"
       << "max-header-bytes = " << FormatByteSize(c.max_header_bytes) << "\n"
       << "max-headers = " << c.max_headers << "\n"

@@ -65,6 +65,8 @@ struct Config {
   /// averaged over each --send-timeout; 0 turns the check off.
   std::uint64_t send_min_rate = 1024;
   Milliseconds shutdown_timeout{10'000};
+  /// SIGTERM: serve on this long, the health path answering 503, first.
+  Milliseconds drain_time{0};
   std::uint64_t max_request_line = 8192;
   std::uint64_t max_header_bytes = 16384;
   unsigned max_headers = 100;

@@ -186,9 +186,11 @@ void Connection::HandleRequest(ServingContext& ctx) {
       RulePath() == ctx.config.health_path) {
     // A load balancer's check: from memory, so a slow disk fails no check.
     ComposeFields(Fields::kNone, ctx);
-    const bool keep = request_.keep_alive && !ctx.stopping;
-    BuildHealthResponse(request_.method == Method::kHead, ctx.now_sec, keep,
-                        &sender_.layout());
+    const bool draining =
+        ctx.counters.draining.load(std::memory_order_relaxed) != 0;
+    const bool keep = request_.keep_alive && !ctx.stopping && !draining;
+    BuildHealthResponse(draining, request_.method == Method::kHead, ctx.now_sec,
+                        keep, &sender_.layout());
     close_after_response_ = !keep;
     StartResponse(ctx);
     return;

@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[27] = {
+const CounterField kCounterFields[28] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -75,6 +75,10 @@ const CounterField kCounterFields[27] = {
      &WorkerCounters::heartbeat},
     {"accepting", "1 while the worker accepts connections.", true,
      &WorkerCounters::accepting},
+    {"draining",
+     "1 per worker slot while the daemon drains (--drain-time): the health "
+     "path answers 503.",
+     true, &WorkerCounters::draining},
 };
 
 std::uint64_t CountersPage::Sum(

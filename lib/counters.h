@@ -13,8 +13,11 @@ namespace ferry {
 /// the master at any time.
 struct WorkerCounters {
   using Counter = std::atomic<std::uint64_t>;
-  Counter heartbeat;         ///< moves on every timer tick
-  Counter accepting;         ///< 1 while the worker accepts connections
+  Counter heartbeat;  ///< moves on every timer tick
+  Counter accepting;  ///< 1 while the worker accepts connections
+  /// 1 while the daemon drains (--drain-time): the health path answers
+  /// 503. The one field the master writes (its only writer).
+  Counter draining;
   Counter accepted;          ///< connections accepted
   Counter open_connections;  ///< a gauge
   Counter rejected;          ///< connections refused: over --max-connections
@@ -61,7 +64,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[27];
+extern const CounterField kCounterFields[28];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

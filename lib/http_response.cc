@@ -419,19 +419,20 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
   AddText(layout, 0, text.size());
 }
 
-void BuildHealthResponse(bool head_only, std::time_t now, bool keep_alive,
-                         ResponseLayout* layout) {
-  constexpr std::string_view kBody = "ok\n";
+void BuildHealthResponse(bool draining, bool head_only, std::time_t now,
+                         bool keep_alive, ResponseLayout* layout) {
+  const std::string_view body = draining ? "draining\n" : "ok\n";
+  const int status = draining ? 503 : 200;
   layout->Clear();
-  layout->status = 200;
+  layout->status = status;
   std::string& text = layout->text;
-  AppendStart(&text, 200, now, layout->server);
+  AppendStart(&text, status, now, layout->server);
   text.append("Content-Type: text/plain\r\nCache-Control: no-store\r\n");
-  AppendNumberHeader(&text, "Content-Length", kBody.size());
-  AppendEnd(&text, keep_alive, layout->fields);
+  AppendNumberHeader(&text, "Content-Length", body.size());
+  AppendEnd(&text, keep_alive && !draining, layout->fields);
   if (!head_only) {
-    text.append(kBody);
-    layout->body_bytes = kBody.size();
+    text.append(body);
+    layout->body_bytes = body.size();
   }
   AddText(layout, 0, text.size());
 }

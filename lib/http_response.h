@@ -110,9 +110,10 @@ void BuildStatusResponse(int status, bool head_only, std::time_t now,
                          std::uint64_t size, ResponseLayout* layout);
 
 /// Builds the answer to a load balancer's health check: 200 with the body
-/// "ok\n", never cached.
-void BuildHealthResponse(bool head_only, std::time_t now, bool keep_alive,
-                         ResponseLayout* layout);
+/// "ok\n", or while `draining` 503 "draining\n" and the connection closed;
+/// never cached.
+void BuildHealthResponse(bool draining, bool head_only, std::time_t now,
+                         bool keep_alive, ResponseLayout* layout);
 
 /// Builds an error response (`status`) whose body is a file (an
 /// --error-page): no validators, no ranges; `head_only` omits the body.

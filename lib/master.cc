@@ -97,6 +97,7 @@ int Master::Run() {
     WaitForEvents(&pfds);
     TakeSignals();
     std::int64_t now = MonotonicMillis();
+    FinishDrain(now);
     KillStragglers(now);
     RestartDueWorkers(now);
     UpdateStatus();
@@ -167,6 +168,10 @@ void Master::WaitForEvents(std::vector<pollfd>* pfds) {
         config_.watchdog_interval.count() / 4, 1, 1000));
   }
   if (reload_deadline_ms_ != 0) timeout = 10;
+  if (draining_) {
+    timeout = static_cast<int>(std::clamp<std::int64_t>(
+        drain_end_ms_ - MonotonicMillis(), 0, timeout));
+  }
   pfds->assign(1, {signals_->fd(), POLLIN, 0});
   if (metrics_) {
     metrics_->AddPollFds(pfds);
@@ -195,14 +200,19 @@ void Master::OnSignal(std::uint32_t signo) {
       break;
     case SIGTERM:
     case SIGINT:
-      if (!stopping_) {
-        Stop();
-        stop_deadline_ms_ = MonotonicMillis() +
-                            config_.shutdown_timeout.count() + kKillGraceMillis;
+      if (stopping_) break;
+      if (config_.drain_time.count() > 0 && !draining_) {
+        BeginDrain();
+      } else {
+        Stop();  // a second signal ends a drain at once
       }
       break;
     case SIGHUP:
-      if (!stopping_) Reload();
+      if (draining_) {
+        Log(LogLevel::kWarning, "reload: ignored while draining");
+      } else if (!stopping_) {
+        Reload();
+      }
       break;
     case SIGUSR1:
       ReopenAccessLog();
@@ -225,13 +235,35 @@ void Master::RestartDueWorkers(std::int64_t now) {
 
 void Master::UpdateStatus() {
   if (stopping_) return;
-  std::string status = StatusLine();
+  std::string status = (draining_ ? "draining, " : "") + StatusLine();
   if (status != last_status_) Notify("STATUS=" + status);
   last_status_ = std::move(status);
 }
 
+// SIGTERM with --drain-time: the workers serve on, accepting too, while
+// the health path says 503 so that the load balancer sends no one new.
+void Master::BeginDrain() {
+  draining_ = true;
+  drain_end_ms_ = MonotonicMillis() + config_.drain_time.count();
+  for (unsigned i = 0; i < counters_.workers(); ++i) {
+    Set(counters_.worker(i).draining, 1);
+  }
+  Log(LogLevel::kNotice,
+      "draining for %s: the health path answers 503; a second SIGTERM stops "
+      "at once",
+      FormatDuration(config_.drain_time).c_str());
+  Notify("STATUS=draining, " + StatusLine());
+}
+
+void Master::FinishDrain(std::int64_t now) {
+  if (draining_ && now >= drain_end_ms_) Stop();
+}
+
 void Master::Stop() {
+  draining_ = false;
   stopping_ = true;
+  stop_deadline_ms_ =
+      MonotonicMillis() + config_.shutdown_timeout.count() + kKillGraceMillis;
   Notify("STOPPING=1");
   Log(LogLevel::kNotice, "stopping");
   processes_.StopAll();

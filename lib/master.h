@@ -62,6 +62,8 @@ class Master {
   void Reload();
   void FinishReloadWhenSwitched(std::int64_t now);
   void Stop();
+  void BeginDrain();
+  void FinishDrain(std::int64_t now);
   void Notify(const std::string& state) const { NotifyServiceManager(state); }
   std::string StatusLine() const;
   void PingWatchdogIfAlive(std::int64_t now);
@@ -87,6 +89,8 @@ class Master {
   MimeTypes mime_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
+  bool draining_ = false;          ///< SIGTERM with --drain-time: still serving
+  std::int64_t drain_end_ms_ = 0;  ///< then Stop()
   std::int64_t stop_deadline_ms_ = 0;  ///< then the workers left are killed
   std::int64_t next_ping_ms_ = 0;
   /// A reload waits for the new workers to accept and the old ones to stop

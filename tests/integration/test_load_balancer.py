@@ -1,12 +1,16 @@
 """Behind a load balancer. --proxy-protocol: a listener takes the PROXY
 protocol header (v1 and v2) and logs the client it names; only the proxies
 of --proxy-protocol-from may connect; a connection without a valid header
-is closed unanswered. --health-path: the balancer's check, from memory.
+is closed unanswered. --health-path: the balancer's check, from memory;
+--drain-time: on SIGTERM it says 503 while ferryd serves on, then stops.
 Real clients: curl --haproxy-protocol, and Debian's haproxy with
 send-proxy-v2 and option httpchk in front of ferryd."""
 
+import os
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -240,3 +244,33 @@ def test_the_health_path_is_answered_from_memory(launch):
     assert ferry.get("/hello.txt").body == HELLO
     assert ferry.get("/healthz/").status == 404
     assert ferry.stop()["requests"] == 4
+
+
+def test_sigterm_drains_first_then_stops(launch):
+    ferry = launch(args=["--health-path", "/healthz", "--drain-time", "3s"])
+    with ferry.connect() as kept:  # a keep-alive client from before
+        reader = Reader(kept)
+        kept.sendall(build_request("/hello.txt"))
+        assert read_response(reader).body == HELLO
+        signalled = time.monotonic()
+        os.kill(ferry.pid, signal.SIGTERM)
+        wait_until(lambda: ferry.get("/healthz").status == 503, 5,
+                   message="the health path says 503")
+        resp = ferry.get("/healthz")
+        assert resp.body == b"draining\n"
+        assert resp.header("connection") == "close"
+        # Everyone else is served as before: new clients, and old ones.
+        assert ferry.get("/hello.txt").body == HELLO
+        kept.sendall(build_request("/hello.txt"))
+        assert read_response(reader).body == HELLO
+    ferry.stop(sig=None)  # then the graceful stop, exit 0
+    assert time.monotonic() - signalled >= 2.9, "stopped before the drain ended"
+    assert "draining for 3s" in ferry.stderr_text()
+
+
+def test_a_second_sigterm_ends_the_drain_at_once(launch):
+    ferry = launch(args=["--health-path", "/healthz", "--drain-time", "1h"])
+    os.kill(ferry.pid, signal.SIGTERM)
+    wait_until(lambda: ferry.get("/healthz").status == 503, 5,
+               message="the health path says 503")
+    ferry.stop()  # well within the harness's stop deadline, not an hour
