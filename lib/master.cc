@@ -61,13 +61,17 @@ void Master::OpenListeners() {
     listeners_.OpenOwn(config_.listen, workers_);
   }
   listeners_.MarkProxyProtocol(config_.proxy_protocol);
-  for (const std::string& name : listeners_.Names()) {
-    Log(LogLevel::kNotice, "listening on %s", name.c_str());
-  }
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
                      workers_, AddressList::Parse(config_.metrics_allow));
+  }
+  // Said once every socket is bound: "listening on" means connect() works,
+  // on the metrics port too (the tests and scripts wait for it).
+  for (const std::string& name : listeners_.Names()) {
+    Log(LogLevel::kNotice, "listening on %s", name.c_str());
+  }
+  if (metrics_) {
     Log(LogLevel::kNotice, "metrics on %s",
         metrics_listener_.Names().front().c_str());
   }

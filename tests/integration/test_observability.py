@@ -251,6 +251,18 @@ def raw_exchange(port: int, data: bytes) -> bytes:
     return b"".join(chunks)
 
 
+def test_the_metrics_port_accepts_once_listening_is_logged(launch):
+    """"listening on" is said once every socket is bound: a script (or this
+    harness) that waits for it can scrape at once. Each listen() is held up
+    300 ms by strace, which on a binary that logged before binding the
+    metrics port left a scrape refused."""
+    port = free_port()
+    launch(args=["--metrics-listen", f"127.0.0.1:{port}"],
+           wrapper=["strace", "-qq", "-o", "/dev/null",
+                    "-e", "inject=listen:delay_enter=300000"])
+    assert "ferry_requests_total" in scrape(port, timeout=5)
+
+
 def test_slow_metrics_scrapers_never_hold_the_master(launch):
     """The master answers scrapers from its own loop, so one that sends its
     request a byte at a time (which used to hold the master in recv() for as
