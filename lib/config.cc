@@ -84,6 +84,12 @@ po::options_description SettingOptions() {
        "time a client may accept no data")
       ("send-min-rate", Text("SIZE", FormatByteSize(d.send_min_rate)),
        "bytes per second a client must accept, over each send-timeout (0 = off)")
+      ("limit-rate", Text("SIZE", FormatByteSize(d.limit_rate)),
+       "send each response at most SIZE bytes per second (at least 1K; 0 = "
+       "no limit)")
+      ("limit-rate-after", Text("SIZE", FormatByteSize(d.limit_rate_after)),
+       "the first SIZE bytes of a response go at full speed, the rest at "
+       "--limit-rate")
       ("shutdown-timeout", Text("TIME", FormatDuration(d.shutdown_timeout)),
        "graceful stop: time to finish responses (0 = close now)")
       ("drain-time", Text("TIME", FormatDuration(d.drain_time)),
@@ -401,6 +407,12 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.idle_timeout = v.Duration("idle-timeout", false);
   c.send_timeout = v.Duration("send-timeout", false);
   c.send_min_rate = v.Size("send-min-rate", 0, kGiB);
+  c.limit_rate = v.Size("limit-rate", 0, 64 * kGiB);
+  if (c.limit_rate > 0 && c.limit_rate < kKiB) {
+    v.Fail("limit-rate", vm["limit-rate"].as<std::string>(),
+           "is below 1K (0 = no limit)");
+  }
+  c.limit_rate_after = v.Size("limit-rate-after", 0, kGiB * kMiB);
   c.shutdown_timeout = v.Duration("shutdown-timeout", true);
   c.drain_time = v.Duration("drain-time", true);
   c.max_request_line = v.Size("max-request-line", 256, kMiB);
@@ -674,6 +686,8 @@ std::string DescribeConfig(const Config& c) {
       << "idle-timeout = " << FormatDuration(c.idle_timeout) << "\n"
       << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"
       << "send-min-rate = " << FormatByteSize(c.send_min_rate) << "\n"
+      << "limit-rate = " << FormatByteSize(c.limit_rate) << "\n"
+      << "limit-rate-after = " << FormatByteSize(c.limit_rate_after) << "\n"
       << "shutdown-timeout = " << FormatDuration(c.shutdown_timeout) << "\n"
       << "drain-time = " << FormatDuration(c.drain_time) << "\n"
       << "max-request-line = " << FormatByteSize(c.max_request_line) << "\n"

@@ -64,6 +64,10 @@ struct Config {
   /// Bytes per second a client must take while its socket is full,
   /// averaged over each --send-timeout; 0 turns the check off.
   std::uint64_t send_min_rate = 1024;
+  /// --limit-rate: bytes per second a response may go at (0: no limit),
+  /// past its first --limit-rate-after bytes.
+  std::uint64_t limit_rate = 0;
+  std::uint64_t limit_rate_after = 0;
   Milliseconds shutdown_timeout{10'000};
   /// SIGTERM: serve on this long, the health path answering 503, first.
   Milliseconds drain_time{0};

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -51,6 +52,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   request_length_ = 0;
   want_write_ = false;
   resume_queued_ = false;
+  paced_ = false;
   close_after_response_ = false;
   state_ = State::kReadingRequest;
   // A client that has sent nothing yet gets the header timeout, not the
@@ -439,8 +441,15 @@ void Connection::RespondStatus(int status, bool close, ServingContext& ctx) {
 void Connection::StartResponse(ServingContext& ctx) {
   state_ = State::kStreaming;
   deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
-  send_rate_ =
-      SendRate(ctx.config.send_min_rate, ctx.config.send_timeout.count());
+  send_limit_ = SendLimit(ctx.config.limit_rate, ctx.config.limit_rate_after);
+  send_limit_.Start(ctx.now_ms);
+  // A client we hold to --limit-rate is never too slow for taking only
+  // that: the minimum it must take is at most half of it.
+  std::uint64_t min_rate = ctx.config.send_min_rate;
+  if (send_limit_.limited()) {
+    min_rate = std::min(min_rate, ctx.config.limit_rate / 2);
+  }
+  send_rate_ = SendRate(min_rate, ctx.config.send_timeout.count());
   send_rate_.Start(ctx.now_ms);
   sender_.Start(Body());  // the window starts reading the first file piece
   OnWritable(ctx);
@@ -519,13 +528,27 @@ void Connection::ResumeTurn(ServingContext& ctx) {
   }
 }
 
+void Connection::OnPaceDue(ServingContext& ctx) {
+  paced_ = false;
+  if (!want_write_) OnWritable(ctx);
+}
+
 void Connection::OnWritable(ServingContext& ctx) {
   if (state_ != State::kStreaming) return;
   want_write_ = false;
+  std::uint64_t allowance = send_limit_.Allowance(ctx.now_ms, sender_.sent());
+  if (allowance == 0) {
+    Pace(ctx);
+    return;
+  }
   if (window_.blocks_held() == 0) FillWindow(ctx);  // they may be reclaimed
-  ResponseSender::Turn turn = sender_.SendTurn(*stream_, kTurnBytes);
+  std::uint64_t before = sender_.sent();
+  ResponseSender::Turn turn =
+      sender_.SendTurn(*stream_, std::min(kTurnBytes, allowance));
   if (turn.bytes > 0) {
     Bump(ctx.counters.bytes_sent, turn.bytes);
+    Bump(ctx.counters.rate_limited_bytes,
+         send_limit_.LimitedBytes(before, sender_.sent()));
     deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
   }
   switch (turn.status) {
@@ -535,6 +558,10 @@ void Connection::OnWritable(ServingContext& ctx) {
     case ResponseSender::Status::kWaiting:
       return;  // OnReadDone resumes
     case ResponseSender::Status::kYielded:
+      if (send_limit_.Allowance(ctx.now_ms, sender_.sent()) == 0) {
+        Pace(ctx);  // the rate's budget, not the turn's, is spent
+        return;
+      }
       Bump(ctx.counters.turns_yielded);
       QueueResume(ctx);
       return;
@@ -649,6 +676,21 @@ void Connection::QueueResume(ServingContext& ctx) {
   if (resume_queued_) return;
   resume_queued_ = true;
   ctx.resume.push_back(token_);
+}
+
+// Held back by --limit-rate until the allowance is a quantum again: the
+// worker's loop waits no longer than that, and hands the token back.
+void Connection::Pace(ServingContext& ctx) {
+  if (paced_) return;  // already due no later than now
+  paced_ = true;
+  std::int64_t due_ms = send_limit_.NextSendMs(sender_.sent());
+  ctx.pacer.Add(due_ms, token_);
+  Bump(ctx.counters.rate_limit_waits);
+  // Waiting for our pace is no silence of the client's.
+  deadline_ms_ =
+      std::max(deadline_ms_, due_ms + ctx.config.send_timeout.count());
+  // Others waiting for blocks may have ours meanwhile.
+  if (!ctx.io.waiting.empty()) window_.Reclaim();
 }
 
 void Connection::OnTick(ServingContext& ctx) {

@@ -33,8 +33,10 @@
 #include "http_response.h"
 #include "input_buffer.h"
 #include "mime_types.h"
+#include "pacer.h"
 #include "read_window.h"
 #include "response_sender.h"
+#include "send_limit.h"
 #include "send_rate.h"
 #include "unique_fd.h"
 
@@ -55,6 +57,8 @@ struct ServingContext {
   /// Tokens of connections that used up their turn's budget with more to
   /// do: the worker resumes them after the events already pending.
   std::vector<std::uint64_t>& resume;
+  /// Connections held to --limit-rate until their allowance grew again.
+  Pacer& pacer;
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
@@ -108,6 +112,8 @@ class Connection {
   void OnBlockAvailable(ServingContext& ctx);
   /// Sends the next turn's worth, after yielding the last (see kTurnBytes).
   void ResumeTurn(ServingContext& ctx);
+  /// Its --limit-rate allowance has grown since it was held back: sends on.
+  void OnPaceDue(ServingContext& ctx);
 
   /// The worker's timer ticked: closes the connection past its deadline.
   void OnTick(ServingContext& ctx);
@@ -116,9 +122,12 @@ class Connection {
   /// its response.
   void OnShutdown(ServingContext& ctx);
 
-  /// True when the client's socket buffer is full: the kernel holds a
-  /// buffer's worth of this response already, so our blocks can wait.
-  bool Stalled() const { return state_ == State::kStreaming && want_write_; }
+  /// True when the client's socket buffer is full (the kernel holds a
+  /// buffer's worth of this response already) or --limit-rate holds it
+  /// back: either way our blocks can wait.
+  bool Stalled() const {
+    return state_ == State::kStreaming && (want_write_ || paced_);
+  }
 
   /// Gives this stalled connection's read blocks back to the pool, so that
   /// clients that read are not starved by clients that do not; the bytes
@@ -186,6 +195,7 @@ class Connection {
   void CloseWithReset(ServingContext& ctx);
   void EndResponse();
   void QueueResume(ServingContext& ctx);
+  void Pace(ServingContext& ctx);
   BodySource& Body() {
     return cached_body_.holds_bytes() ? static_cast<BodySource&>(cached_body_)
                                       : window_;
@@ -201,8 +211,10 @@ class Connection {
   State state_ = State::kClosed;
   std::int64_t deadline_ms_ = 0;
   SendRate send_rate_{0, 0};  ///< --send-min-rate, per response
+  SendLimit send_limit_;      ///< --limit-rate, per response
   bool want_write_ = false;
   bool resume_queued_ = false;  ///< its token is in ctx.resume
+  bool paced_ = false;          ///< its token is in ctx.pacer
   /// The socket may hold unread input: false once a read came back short or
   /// with EAGAIN, true again with the next POLL_IN signal (every arrival
   /// raises one), so a drained socket is not read just to hear EAGAIN.

@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[28] = {
+const CounterField kCounterFields[30] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -67,6 +67,12 @@ const CounterField kCounterFields[28] = {
     {"block_maps",
      "Files whose block map a helper loaded before their first read.", false,
      &WorkerCounters::block_maps},
+    {"rate_limited_bytes",
+     "Bytes sent at --limit-rate (past --limit-rate-after).", false,
+     &WorkerCounters::rate_limited_bytes},
+    {"rate_limit_waits",
+     "Times a response waited for its --limit-rate allowance to grow.", false,
+     &WorkerCounters::rate_limit_waits},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

@@ -38,6 +38,8 @@ struct WorkerCounters {
   Counter cache_misses;      ///< cacheable files that had to be read
   Counter turns_yielded;     ///< sends paused at a turn's budget, resumed later
   Counter block_maps;        ///< files whose block map a helper loaded
+  Counter rate_limited_bytes;  ///< sent at --limit-rate (past its -after)
+  Counter rate_limit_waits;    ///< times a response waited for its rate
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
@@ -64,7 +66,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[28];
+extern const CounterField kCounterFields[30];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

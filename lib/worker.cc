@@ -108,6 +108,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .counters = counters,
            .io = io_,
            .resume = resume_,
+           .pacer = pacer_,
            .limits = {.max_request_line = config.max_request_line,
                       .max_header_bytes = config.max_header_bytes,
                       .max_headers = config.max_headers},
@@ -161,9 +162,12 @@ int Worker::Run() {
     // error) at once; otherwise the loop sleeps until an event.
     // Connections that yielded their turn go on once pending events had
     // theirs.
+    // Connections held to --limit-rate wait no longer than their pace.
     int timeout = aio_.HasRejected() || !resume_.empty() ? 0
                   : aio_.HasQueued()                     ? 1
                                                          : -1;
+    int pace = pacer_.TimeoutMs(loop_.now_ms());
+    if (pace >= 0 && (timeout < 0 || pace < timeout)) timeout = pace;
     // No sleeping while a waiter could have a block: nothing would wake it.
     assert(timeout == 0 || waiting_.empty() || pool_.free_count() == 0 ||
            aio_.Capacity() == 0);
@@ -172,6 +176,7 @@ int Worker::Run() {
     ReapReads();
     TakeHelperResults();
     ResumeTurns();
+    ResumePaced();
     WakeWaiters();  // last: everything above may have released blocks
     aio_.Submit();
     CountIteration(MonotonicMicros() - loop_.woke_us());
@@ -264,6 +269,15 @@ void Worker::ResumeTurns() {
     Deliver(token, [&](Connection& c) { c.ResumeTurn(ctx_); });
   }
   resume_taken_.clear();
+}
+
+void Worker::ResumePaced() {
+  if (pacer_.size() == 0) return;
+  TakeTime();
+  pacer_.TakeDue(ctx_.now_ms, &paced_due_);
+  for (std::uint64_t token : paced_due_) {
+    Deliver(token, [&](Connection& c) { c.OnPaceDue(ctx_); });
+  }
 }
 
 void Worker::CountIteration(std::int64_t micros) {

@@ -70,6 +70,7 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   void WakeWaiters();
   void ServeWaiters();
   void ResumeTurns();
+  void ResumePaced();
   void ForgetIfClosed(std::uint64_t token, Connection* connection);
 
   /// The one way an event reaches a connection: find it by token (a stale
@@ -118,6 +119,8 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   std::deque<std::uint64_t> waiting_;        ///< see ReadServices::waiting
   std::vector<std::uint64_t> resume_;        ///< see ServingContext::resume
   std::vector<std::uint64_t> resume_taken_;  ///< this iteration's share
+  Pacer pacer_;                              ///< see ServingContext::pacer
+  std::vector<std::uint64_t> paced_due_;     ///< this iteration's share
   ReadServices io_;
   ServingContext ctx_;
   ContinuationTable<Connection> connections_;

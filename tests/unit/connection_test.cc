@@ -83,6 +83,7 @@ struct TestWorker final : public EventLoop::Handler {
             .counters = counters,
             .io = io,
             .resume = resume,
+            .pacer = pacer,
             .limits = {.max_request_line = config.max_request_line,
                        .max_header_bytes = config.max_header_bytes,
                        .max_headers = config.max_headers},
@@ -117,11 +118,14 @@ struct TestWorker final : public EventLoop::Handler {
     int timeout = aio.HasRejected() || !resume.empty() ? 0
                   : aio.HasQueued()                    ? 1
                                                        : timeout_ms;
+    int pace = pacer.TimeoutMs(loop.now_ms());
+    if (pace >= 0 && (timeout < 0 || pace < timeout)) timeout = pace;
     int ready = loop.Wait(timeout, *this);
     TakeTime();
     ReapReads();
     TakeHelperResults();
     ResumeTurns();
+    ResumePaced();
     WakeWaiters();
     aio.Submit();
     return ready;
@@ -134,7 +138,9 @@ struct TestWorker final : public EventLoop::Handler {
     for (int i = 0; i < kMaxSteps; ++i) {
       if (done()) return true;
       bool busy = !resume.empty() || aio.HasQueued() || aio.HasRejected();
-      if (Step(busy ? 0 : kPatienceMs) == 0 && !busy && !done()) {
+      // A paced connection's wake-up brings no event: waiting is not idle.
+      bool pacing = pacer.size() > 0;
+      if (Step(busy ? 0 : kPatienceMs) == 0 && !busy && !pacing && !done()) {
         return false;
       }
     }
@@ -144,8 +150,9 @@ struct TestWorker final : public EventLoop::Handler {
   /// Nothing in flight: no read, no helper job, no turn to resume, nobody
   /// waiting for a block.
   bool Quiet() const {
-    return resume.empty() && waiting.empty() && aio.in_flight() == 0 &&
-           !aio.HasQueued() && !aio.HasRejected() && helpers.outstanding() == 0;
+    return resume.empty() && waiting.empty() && pacer.size() == 0 &&
+           aio.in_flight() == 0 && !aio.HasQueued() && !aio.HasRejected() &&
+           helpers.outstanding() == 0;
   }
 
   /// Worker::BeginShutdown, for the connections.
@@ -241,6 +248,12 @@ struct TestWorker final : public EventLoop::Handler {
     }
     resume_taken.clear();
   }
+  void ResumePaced() {
+    pacer.TakeDue(ctx.now_ms, &paced_due);
+    for (std::uint64_t token : paced_due) {
+      Deliver(token, [&](Connection& c) { c.OnPaceDue(ctx); });
+    }
+  }
   void WakeWaiters() {
     ServeWaiters();
     if (io.reclaim_wanted && !waiting.empty() && pool.free_count() == 0) {
@@ -274,6 +287,8 @@ struct TestWorker final : public EventLoop::Handler {
   std::deque<std::uint64_t> waiting;
   std::vector<std::uint64_t> resume;
   std::vector<std::uint64_t> resume_taken;
+  Pacer pacer;
+  std::vector<std::uint64_t> paced_due;
   ReadServices io;
   ServingContext ctx;
   std::map<std::uint64_t, Connection*> live;
@@ -717,6 +732,44 @@ TEST_F(ConnectionTest, AStalledDownloadGivesItsBlocksBackAndStillCompletes) {
   EXPECT_EQ(pool.free_count(), pool.block_count());
   EXPECT_EQ(worker_->counters.bytes_sent.load(),
             response.head.size() + content.size());
+}
+
+TEST_F(ConnectionTest, ALimitedResponseIsPacedNeverSentAhead) {
+  // 400 KiB at 1 MiB/s after the first 100 KiB: a quantum is 52,428 bytes.
+  std::string content = Pattern(400 * kKiB);
+  dir_.Write("big.bin", content);
+  Config config = TestConfig();
+  config.limit_rate = kMiB;
+  config.limit_rate_after = 100 * kKiB;
+  StartWorker(config);
+  Connection connection;
+  Client client = Connect(connection);
+  client.Send(Get("/big.bin"));
+  std::int64_t start_ms = worker_->ctx.now_ms;
+  SendLimit limit(config.limit_rate, config.limit_rate_after);
+  limit.Start(start_ms);
+  Response response;
+  std::uint64_t most_ahead = 0;
+  ASSERT_TRUE(worker_->RunUntil([&] {
+    client.Receive();
+    // Never more than the allowance: the free bytes, a quantum, the rate.
+    std::uint64_t allowed = limit.Allowance(worker_->ctx.now_ms, 0);
+    std::uint64_t got = client.received.size();
+    if (got > allowed) most_ahead = std::max(most_ahead, got - allowed);
+    return TakeResponse(&client.received, false, &response);
+  }));
+  std::int64_t took_ms = worker_->ctx.now_ms - start_ms;
+  EXPECT_EQ(most_ahead, 0U) << "sent ahead of the allowance";
+  ASSERT_EQ(response.body.size(), content.size());
+  EXPECT_TRUE(response.body == content) << "the body differs";
+  // 300 KiB past the free bytes, less the first quantum, at 1 MiB/s.
+  std::uint64_t limited = response.head.size() + content.size() - 100 * kKiB;
+  EXPECT_GE(took_ms, static_cast<std::int64_t>((limited - limit.Quantum()) *
+                                               1000 / kMiB));
+  EXPECT_EQ(worker_->counters.rate_limited_bytes.load(), limited);
+  EXPECT_GE(worker_->counters.rate_limit_waits.load(), 4U);
+  ASSERT_TRUE(AwaitIdle(connection));
+  EXPECT_EQ(worker_->pacer.size(), 0U);
 }
 
 TEST_F(ConnectionTest, ShutdownClosesAnIdleConnectionAtOnce) {
