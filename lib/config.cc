@@ -105,6 +105,9 @@ po::options_description SettingOptions() {
        "most ranges in a Range header (1..10000)")
       ("index", Text("NAMES", "index.html"),
        "file names tried in order for a directory, comma-separated")
+      ("autoindex", po::bool_switch(),
+       "list a directory without an index, as HTML or JSON (file: autoindex "
+       "= true)")
       ("allow-dotfiles", po::bool_switch(),
        "serve names that start with '.' (file: allow-dotfiles = true)")
       ("allow-dot-path", Patterns(),
@@ -426,6 +429,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.max_ranges = v.Count("max-ranges", 1, 10000);
   c.index = v.Names("index");
   c.allow_dotfiles = vm["allow-dotfiles"].as<bool>();
+  c.autoindex = vm["autoindex"].as<bool>();
   c.allow_dot_paths = v.Globs("allow-dot-path");
   c.hide = v.Globs("hide");
   c.fallback = v.String("fallback");
@@ -695,6 +699,7 @@ std::string DescribeConfig(const Config& c) {
       << "max-headers = " << c.max_headers << "\n"
       << "max-ranges = " << c.max_ranges << "\n"
       << "index = " << JoinNames(c.index) << "\n"
+      << "autoindex = " << (c.autoindex ? "true" : "false") << "\n"
       << "allow-dotfiles = " << (c.allow_dotfiles ? "true" : "false") << "\n";
   DescribeRepeated(out, "allow-dot-path", c.allow_dot_paths);
   DescribeRepeated(out, "hide", c.hide);

@@ -78,6 +78,8 @@ struct Config {
   /// Names tried in order for a request that names a directory.
   std::vector<std::string> index = {"index.html"};
   bool allow_dotfiles = false;
+  /// --autoindex: list a directory that has no index name.
+  bool autoindex = false;
   /// Dot paths served all the same, besides /.well-known/* (globs, see
   /// path_pattern.h).
   std::vector<std::string> allow_dot_paths;

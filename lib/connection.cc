@@ -250,9 +250,55 @@ void Connection::Follow(FileLookup::Step step, ServingContext& ctx) {
       StartResponse(ctx);
       return;
     }
+    case FileLookup::Step::kList:
+      StartListing(ctx);
+      return;
     case FileLookup::Step::kServe:
       return;  // only OnOpened() serves, with the file it opened
   }
+}
+
+// --autoindex: a helper reads the directory (getdents and a statx per
+// entry may wait for the disk) and renders the page; kResolving until
+// OnListingDone.
+void Connection::StartListing(ServingContext& ctx) {
+  state_ = State::kResolving;
+  deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
+  open_path_ = request_.path;
+  HelperJob job;
+  job.kind = HelperJob::Kind::kList;
+  job.token = token_;
+  job.opened = lookup_.TakeServed();
+  job.fd = std::move(job.opened.fd);
+  job.path = request_.path;
+  job.rules = &ctx.site;
+  job.query = ListingQuery::Parse(request_.query, request_.accept);
+  ctx.helpers.Submit(std::move(job));
+}
+
+void Connection::OnListingDone(int result, Listing listing,
+                               ServingContext& ctx) {
+  if (state_ != State::kResolving) return;
+  if (result != 0 || !listing.found) {
+    if (result != 0) {
+      Log(LogLevel::kError, "listing %s: %s", PathForLog().c_str(),
+          std::strerror(-result));
+    }
+    ComposeFields(Fields::kCors, ctx);
+    RespondStatus(result != 0 ? StatusForOpenError(result) : 404, false, ctx);
+    return;
+  }
+  cached_body_.Reset(CachedBytes::Copy(listing.body.data(), listing.body.size(),
+                                       /*memory_file=*/false));
+  file_status_ = FileStatus();
+  file_status_.type = FileStatus::Type::kRegular;
+  file_status_.size = listing.body.size();
+  file_status_.mtime_sec = listing.mtime_sec;
+  file_status_.mtime_nsec = listing.mtime_nsec;
+  file_status_.inode = listing.hash;  // the ETag tells pages apart by it
+  listing_ = true;
+  RespondWithFile(
+      listing.json ? "application/json" : "text/html; charset=utf-8", {}, ctx);
 }
 
 // Opens the lookup's path: from the cache, at once when the kernel has the
@@ -411,6 +457,10 @@ void Connection::RespondWithFile(std::string_view content_type,
     if (!ctx.site.precompressed.empty()) {
       // Whichever file answers, the response depends on Accept-Encoding.
       sender_.layout().fields.append("Vary: Accept-Encoding\r\n");
+    }
+    if (listing_) {
+      // HTML or JSON, by the Accept field (or the query).
+      sender_.layout().fields.append("Vary: Accept\r\n");
     }
     BuildFileResponse(request_, info, content_type, ctx.now_sec, max_ranges,
                       boundary_, keep, &sender_.layout(), whole_fields,
@@ -667,6 +717,7 @@ void Connection::EndResponse() {
   window_.Close();
   cached_body_.Reset();
   fill_cache_ = false;
+  listing_ = false;
   lookup_.Release();
   sender_.layout().fields.clear();
   sender_.ReleaseScratch();

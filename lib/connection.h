@@ -103,6 +103,9 @@ class Connection {
 
   /// A helper finished opening the requested file.
   void OnOpenDone(OpenedFile opened, ServingContext& ctx);
+  /// A helper finished reading and rendering a directory listing
+  /// (--autoindex): `listing` when `result` is 0.
+  void OnListingDone(int result, Listing listing, ServingContext& ctx);
 
   /// A helper finished loading the file's block map (see LoadBlockMap()
   /// in document_root.h) and mapped its `extents`.
@@ -164,6 +167,7 @@ class Connection {
   void OpenNext(ServingContext& ctx);
   bool ServeFromCache(ServingContext& ctx);
   void ServeCached(CachedFile& entry, ServingContext& ctx);
+  void StartListing(ServingContext& ctx);
   // kResolving
   void OnOpened(OpenedFile opened, ServingContext& ctx,
                 CachedFile* hit = nullptr);
@@ -247,6 +251,7 @@ class Connection {
   /// counts its validity from then, not from when the read completed.
   std::int64_t status_ms_ = 0;
   bool fill_cache_ = false;  ///< the first read holds the whole file: keep it
+  bool listing_ = false;     ///< the response is a directory listing
   char boundary_[24] = {};
 };
 

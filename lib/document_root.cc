@@ -80,6 +80,16 @@ OpenedFile DocumentRoot::Open(const std::string& relative,
   return opened;
 }
 
+int DocumentRoot::StatBeneath(const std::string& relative,
+                              FileStatus* status) const {
+  OpenedFile opened;
+  TakeOpened(OpenBeneath(fd_.get(), relative.empty() ? "." : relative.c_str(),
+                         O_PATH | O_CLOEXEC, /*cached_only=*/false),
+             &opened);
+  if (opened.error == 0) *status = opened.status;
+  return opened.error;
+}
+
 int LoadBlockMap(int fd) {
   return ioctl(fd, kExt4PrecacheExtents) == 0 ? 0 : -errno;
 }

@@ -52,6 +52,11 @@ class DocumentRoot {
   /// block: helpers only.
   OpenedFile Open(const std::string& relative, bool cached_only) const;
 
+  /// The status of what `relative` names, following symlinks only while
+  /// they stay beneath the root (O_PATH: nothing is opened for reading).
+  /// May block: helpers only. Returns 0 or a negative errno.
+  int StatBeneath(const std::string& relative, FileStatus* status) const;
+
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
 

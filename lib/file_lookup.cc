@@ -58,6 +58,7 @@ SiteRules SiteRules::From(const Config& config) {
   SiteRules rules;
   rules.index = config.index;
   rules.allow_dotfiles = config.allow_dotfiles;
+  rules.autoindex = config.autoindex;
   auto compile = [](const std::vector<std::string>& texts, const char* flag,
                     std::vector<PathPattern>* out) {
     for (const std::string& text : texts) {
@@ -84,6 +85,21 @@ SiteRules SiteRules::From(const Config& config) {
     rules.precompressed.Add(*coding);
   }
   return rules;
+}
+
+bool SiteRules::Visible(std::string_view visible) const {
+  for (const PathPattern& hidden : hide) {
+    if (hidden.Matches(visible)) return false;
+  }
+  return DotPathAllowed(visible);
+}
+
+bool SiteRules::DotPathAllowed(std::string_view visible) const {
+  if (allow_dotfiles || !HasDotSegment(visible)) return true;
+  for (const PathPattern& pattern : dot_allowed) {
+    if (pattern.Matches(visible)) return true;
+  }
+  return false;
 }
 
 const SiteRules::ErrorPage* SiteRules::ErrorPageFor(int status) const {
@@ -118,13 +134,7 @@ FileLookup::Step FileLookup::Start(const Request& request,
   for (const PathPattern& hidden : rules.hide) {
     if (hidden.Matches(visible_)) return Refuse(404);
   }
-  if (!rules.allow_dotfiles && HasDotSegment(request.path)) {
-    bool allowed = false;
-    for (const PathPattern& pattern : rules.dot_allowed) {
-      allowed = allowed || pattern.Matches(visible_);
-    }
-    if (!allowed) return Refuse(403);
-  }
+  if (!rules.DotPathAllowed(visible_)) return Refuse(403);
   if (request.directory_form) {
     path_ = request.path;
     if (!path_.empty()) path_ += '/';
@@ -228,7 +238,9 @@ FileLookup::Step FileLookup::OnOpened(OpenedFile file,
       }
       break;
     case Stage::kDirectory:
-      if (found && opened.status.type == Type::kDirectory) return Refuse(403);
+      if (found && opened.status.type == Type::kDirectory) {
+        return rules_->autoindex ? Step::kList : Refuse(403);
+      }
       break;
     case Stage::kFallback:
       if (regular) return ServeOrTryVariants(no_variants);

@@ -50,8 +50,17 @@ struct SiteRules {
   /// first; empty when off.
   CodingList precompressed;
 
+  /// --autoindex: a directory without an index is listed (not 403).
+  bool autoindex = false;
+
   /// Throws ConfigError naming the flag for a bad pattern or page.
   static SiteRules From(const Config& config);
+  /// Whether `visible` ("/" + a path, a directory's with its '/') may be
+  /// served: not --hide, and DotPathAllowed().
+  bool Visible(std::string_view visible) const;
+  /// No dot segment in `visible`, or --allow-dotfiles, or an allowed dot
+  /// path (--allow-dot-path, /.well-known/).
+  bool DotPathAllowed(std::string_view visible) const;
   /// The error page configured for `status`, or nullptr.
   const ErrorPage* ErrorPageFor(int status) const;
 };
@@ -68,6 +77,7 @@ class FileLookup {
     kServe,     ///< serve the file it just opened, with status()
     kRedirect,  ///< a directory asked for without its '/': 301
     kRespond,   ///< a built-in response with status()
+    kList,      ///< --autoindex: list the directory TakeServed() holds
   };
 
   /// Starts on `request` (kept by reference until the lookup ends).
@@ -78,7 +88,7 @@ class FileLookup {
   /// when they are all this request's codings, none is tried.
   Step OnOpened(OpenedFile opened, std::uint8_t no_variants = 0);
   /// kServe: the file to serve, taken once: the one opened last, or the
-  /// original whose variants did not fit.
+  /// original whose variants did not fit. kList: the directory.
   OpenedFile TakeServed() { return std::move(served_); }
   /// Closes what the lookup still holds (an original kept for its
   /// variants), when the connection drops the request.

@@ -1,5 +1,6 @@
 #include "helper_pool.h"
 
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -85,6 +86,24 @@ void HelperPool::Perform(HelperJob& job) const {
       job.extents.Load(job.fd.get());  // without one, reads stay whole
       job.fd.Reset();
       break;
+    case HelperJob::Kind::kList: {
+      {
+        std::vector<ListingEntry> entries;
+        job.result =
+            ReadDirectory(job.fd.get(), root_, job.path, *job.rules, &entries);
+        job.fd.Reset();
+        if (job.result == 0) {
+          job.listing = RenderListing(entries, job.query, job.path,
+                                      job.opened.status.mtime_sec,
+                                      job.opened.status.mtime_nsec);
+        }
+      }
+      // A large directory's names (tens of megabytes for a million) went
+      // through this thread's malloc arena, which glibc keeps: give the
+      // pages back now (it may take a while: this is a helper).
+      malloc_trim(0);
+      break;
+    }
   }
 }
 

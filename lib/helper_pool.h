@@ -16,15 +16,18 @@
 #include <thread>
 #include <vector>
 
+#include "directory_listing.h"
 #include "document_root.h"
 #include "extent_map.h"
 #include "unique_fd.h"
 
 namespace ferry {
 
+struct SiteRules;
+
 /// One job and, once done, its result. Owned by the pool while queued.
 struct HelperJob {
-  enum class Kind { kOpen, kRead, kLoadBlockMap };
+  enum class Kind { kOpen, kRead, kLoadBlockMap, kList };
   Kind kind = Kind::kOpen;
   std::uint64_t token = 0;  ///< whose job it is (continuation token)
 
@@ -45,6 +48,13 @@ struct HelperJob {
   std::uint32_t block = 0;
   long result = 0;
   ExtentMap extents;
+
+  // kList: reads the directory `fd` (owned; `path` beneath the root, its
+  // mtime in `opened.status`) as `rules` allow and renders the page `query`
+  // asks for into `listing`; `result` is 0 or a negative errno.
+  const SiteRules* rules = nullptr;
+  ListingQuery query;
+  Listing listing;
 };
 
 /// A fixed set of named threads ("ferry-helper"). Submit() and

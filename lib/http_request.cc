@@ -258,7 +258,11 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       if (EqualsLower(name, "range")) SetOnce(present, &out->range);
       break;
     case 6:
-      if (EqualsLower(name, "origin")) SetOnce(present, &out->origin);
+      if (EqualsLower(name, "origin")) {
+        SetOnce(present, &out->origin);
+      } else if (EqualsLower(name, "accept")) {
+        out->accept = value;
+      }
       break;
     case 7:
       if (EqualsLower(name, "referer")) out->referer = value;

@@ -56,6 +56,7 @@ struct Request {
   std::string_view access_control_request_method;   ///< a CORS preflight's
   std::string_view access_control_request_headers;  ///< a CORS preflight's
   std::string_view accept_encoding;  ///< every line's list, joined
+  std::string_view accept;  ///< the last Accept line (--autoindex's format)
   /// Where a list field that came in several lines is joined (", ").
   std::string joined_if_match;
   std::string joined_if_none_match;

@@ -1,5 +1,6 @@
 #include "memory_lock.h"
 
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -10,6 +11,12 @@
 #include <cstring>
 
 namespace ferry {
+
+void GiveLargeFreesBack() {
+  // Setting either turns glibc's dynamic thresholds off.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
 
 int LockMemory() {
   // File-backed mappings first, in full: a page of code first run on the

@@ -120,6 +120,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       connections_(config.max_connections),
       acceptor_(std::move(listeners), loop_, tid_, kListenerTag),
       master_channel_(std::move(master_channel)) {
+  GiveLargeFreesBack();
   loop_.Watch(aio_.event_fd(), kAioTag, EPOLLIN);
   if (master_channel_) loop_.Watch(master_channel_.get(), kChannelTag, EPOLLIN);
   timer_ =
@@ -232,6 +233,12 @@ void Worker::TakeHelperResults() {
         // job.
         Deliver(job.token, [&](Connection& c) {
           c.OnOpenDone(std::move(job.opened), ctx_);
+        });
+        break;
+      case HelperJob::Kind::kList:
+        Deliver(job.token, [&](Connection& c) {
+          c.OnListingDone(static_cast<int>(job.result), std::move(job.listing),
+                          ctx_);
         });
         break;
     }

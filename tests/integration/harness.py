@@ -25,6 +25,7 @@ import hashlib
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -596,6 +597,18 @@ def module_launch(tmp_path_factory):
 def ferry(launch) -> Ferry:
     """A ferryd with default flags serving `make_default_tree`."""
     return launch()
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+def need_chromium():
+    """Skips without Chromium, except under CI, which installs it."""
+    if CHROMIUM is None:
+        message = "chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI installs it (README)", pytrace=False)
+        pytest.skip(message)
 
 
 def sanitized() -> bool:

@@ -4,12 +4,11 @@ range across origins."""
 
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from harness import ferryd_path
+from harness import CHROMIUM, ferryd_path, need_chromium
 
 BLOB = bytes(range(256)) * 4
 YEAR = "public, max-age=31536000, immutable"
@@ -257,7 +256,6 @@ def test_header_with_cr_in_a_config_file_exits_64_naming_file_and_line(
 
 # ---- headless Chromium: a page on one origin fetches a range from another
 
-CHROMIUM = shutil.which("chromium")
 
 PAGE = """<!doctype html><html><head><title>cors</title></head><body>
 <pre id="out">pending</pre>
@@ -306,15 +304,6 @@ def cross_origin_fetch(launch, tmp_path, allowed_origin):
     result = chromium_dump(page.url("/index.html"), tmp_path)
     data.stop()
     return result, access_log.read_text()
-
-
-def need_chromium():
-    """Skips without Chromium, except under CI, which installs it."""
-    if CHROMIUM is None:
-        message = "chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI installs it (README)", pytrace=False)
-        pytest.skip(message)
 
 
 def test_chromium_reads_a_range_across_origins(launch, tmp_path):

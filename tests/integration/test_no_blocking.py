@@ -238,6 +238,10 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     # The misses are answered with an error page: one more lookup each.
     (root / "e").mkdir()
     not_found = write_random(root / "e" / "404.html", 3_000)
+    # A directory without an index: listed (--autoindex), read by a helper.
+    (root / "list" / "sub").mkdir(parents=True)
+    for i in range(300):
+        (root / "list" / f"entry-{i:03}.txt").write_bytes(b"x" * i)
     files = {}
     for i in range(12):
         rel = f"f{i}.bin" if i % 3 else f"deep/er/f{i}.bin"
@@ -247,7 +251,7 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     ferry = launch(root=root, wrapper=["strace", "-f", "-ttt", "-y", "-qq", "-s", "96",
                                        "-o", str(trace)],
                    args=["--helper-threads", "2", "--log-level", "info",
-                         "--precompressed", "br,gzip",
+                         "--precompressed", "br,gzip", "--autoindex",
                          "--error-page", "404 /e/404.html"])
 
     known: dict[int, tuple[int, str]] = {}
@@ -312,6 +316,12 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
         assert resp.body == expected, p
         assert resp.header("vary") == "Accept-Encoding", p
 
+    # A cold listing, HTML and JSON: getdents64 and a statx per entry.
+    drop_caches()
+    for p, resp in fetch_all(["/list/", "/list/?format=json&sort=size"]):
+        assert resp.status == 200, p
+        assert resp.body.count(b"entry-") >= 300, p
+
     snapshot_threads(ferry.pid, known)
     counters = ferry.stop()
 
@@ -323,8 +333,11 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     loop_calls = 0
     variant_opens = defaultdict(set)  # name -> {"loop", "helper"}
     error_page_opens = set()  # "loop", "helper"
+    listing_reads = set()  # who called getdents64: "loop", "helper"
     for call in parse_strace(trace):
         fds.update(call)
+        if call.name == "getdents64" and call.ts >= boundary:
+            listing_reads.add("loop" if call.tid in worker_tids else "helper")
         m = STRING_RE.search(call.args) if call.name == "openat2" else None
         who = "loop" if call.tid in worker_tids else "helper"
         if m and call.ts >= variant_boundary and m.group(1).startswith("v/"):
@@ -352,6 +365,8 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     # The error page was looked up the same way: the loop tried it
     # RESOLVE_CACHED, a helper opened it cold.
     assert error_page_opens == {"loop", "helper"}, error_page_opens
+    # The listings were read, by helpers only (the loop's would be in `bad`).
+    assert listing_reads == {"helper"}, listing_reads
     assert counters["helper_opens"] > 0, (
         f"no lookup went to a helper after dropping caches: {counters}")
 

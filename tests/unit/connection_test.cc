@@ -237,6 +237,12 @@ struct TestWorker final : public EventLoop::Handler {
             c.OnOpenDone(std::move(job.opened), ctx);
           });
           break;
+        case HelperJob::Kind::kList:
+          Deliver(job.token, [&](Connection& c) {
+            c.OnListingDone(static_cast<int>(job.result),
+                            std::move(job.listing), ctx);
+          });
+          break;
       }
     }
     finished_jobs.clear();
