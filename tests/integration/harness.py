@@ -249,6 +249,15 @@ class Reader:
             return False
 
 
+def closed_unanswered(sock: socket.socket) -> bool:
+    """True when the server closed `sock` without sending a byte."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
 @dataclass
 class Response:
     version: str
@@ -344,6 +353,7 @@ class Ferry:
     exit_status: int | None = None
     counters: dict[str, int] | None = None
     stopped: bool = False
+    crashed: bool = False  # SIGKILLed on purpose by crash()
     _stderr_file: object = field(default=None, repr=False)
 
     # -- addresses
@@ -419,6 +429,17 @@ class Ferry:
         assert not missing, f"counters line lacks {missing}: {matches[-1]}"
         self.counters = counters
         return counters
+
+    def crash(self):
+        """SIGKILL for ferryd's whole process group (start_ferryd gives it a
+        session of its own): the master and its workers die at once, as in a
+        crash, none lingering until its PDEATHSIG. Teardown then expects
+        it gone, not a clean exit."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.exit_status = self.proc.wait(STOP_DEADLINE)
+        self.stopped = self.crashed = True
+        if self._stderr_file:
+            self._stderr_file.close()
 
     def kill(self):
         """SIGKILL for the master, its workers and any wrapper (last resort)."""
@@ -543,7 +564,11 @@ def _wrapper_execs(wrapper: list[str]) -> bool:
 
 
 def finish(ferry: Ferry):
-    """Teardown: graceful stop, exit 0, clean stderr (asserts)."""
+    """Teardown: graceful stop, exit 0, clean stderr (asserts); of a
+    crashed instance only the stderr."""
+    if ferry.crashed:
+        check_sanitizers(ferry.stderr_text())
+        return
     try:
         ferry.stop()  # after an explicit stop() this re-checks its result
     finally:

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from harness import HELLO, Reader, build_request, ferryd_path, read_response, \
-    wait_until
+from harness import HELLO, Reader, build_request, closed_unanswered, \
+    ferryd_path, read_response, wait_until
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXIED = ["--proxy-protocol", "127.0.0.1:0",
@@ -47,15 +47,6 @@ def clients_logged(log, count):
         return lines if len(lines) >= count else None
     lines = wait_until(ready, 10, message=f"{count} access log lines")
     return [line.split(" ", 1)[0] for line in lines]
-
-
-def closed_unanswered(sock):
-    """True when the server closed `sock` without sending a byte."""
-    sock.settimeout(10)
-    try:
-        return sock.recv(1024) == b""
-    except ConnectionResetError:
-        return True
 
 
 def test_the_header_names_the_client_in_the_access_log(launch, tmp_path):
