@@ -246,6 +246,21 @@ class Validator {
              FormatDuration(kMaxDuration) + " " + kDurationForms);
   }
 
+  /// Networks as AddressList::Parse takes them (ADDRESS[/BITS],... or any),
+  /// or "off" when `allow_off`.
+  std::string Networks(const std::string& name, bool allow_off) const {
+    std::string text = String(name);
+    if (allow_off && text == "off") return text;
+    try {
+      AddressList::Parse(text);
+    } catch (const std::invalid_argument&) {
+      Fail(name, text,
+           std::string("is not a list of ADDRESS[/BITS], any") +
+               (allow_off ? " or off" : ""));
+    }
+    return text;
+  }
+
   /// A comma-separated list of plain file names.
   std::vector<std::string> Names(const std::string& name) const {
     const std::string text = String(name);
@@ -374,15 +389,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
              "is not HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH");
     }
   }
-  c.proxy_protocol_from = v.String("proxy-protocol-from");
-  if (c.proxy_protocol_from != "off") {
-    try {
-      AddressList::Parse(c.proxy_protocol_from);
-    } catch (const std::invalid_argument&) {
-      v.Fail("proxy-protocol-from", c.proxy_protocol_from,
-             "is not a list of ADDRESS[/BITS] or any");
-    }
-  }
+  c.proxy_protocol_from = v.Networks("proxy-protocol-from", true);
   if (!c.proxy_protocol.empty() && c.proxy_protocol_from == "off") {
     v.Fail("proxy-protocol-from", "off",
            "is not allowed with --proxy-protocol: name the proxies (e.g. "
@@ -480,13 +487,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   if (vm.count("test-fail-reads") != 0) {
     c.test_fail_reads = v.Count("test-fail-reads", 0, 1'000'000);
   }
-  c.metrics_allow = v.String("metrics-allow");
-  try {
-    AddressList::Parse(c.metrics_allow);
-  } catch (const std::invalid_argument&) {
-    v.Fail("metrics-allow", c.metrics_allow,
-           "is not a list of ADDRESS[/BITS] or any");
-  }
+  c.metrics_allow = v.Networks("metrics-allow", false);
   const std::string metrics = v.String("metrics-listen");
   if (metrics != "off") {
     try {
