@@ -13,6 +13,7 @@
 #include "file_lookup.h"
 #include "header_rules.h"
 #include "http_request.h"
+#include "http_syntax.h"
 #include "path_pattern.h"
 
 namespace ferry {
@@ -58,6 +59,13 @@ po::options_description SettingOptions() {
       ("proxy-protocol-from", Text("NETS", "off"),
        "the proxies allowed to connect to a --proxy-protocol listener: "
        "ADDRESS[/BITS],... or any; needed with --proxy-protocol")
+      ("real-ip-from", Text("NETS", "off"),
+       "proxies (ADDRESS[/BITS],... or any) trusted to name the client in "
+       "--real-ip-header; the access log shows that client (off: the peer)")
+      ("real-ip-header", Text("NAME", d.real_ip_header),
+       "the request field naming the client for --real-ip-from: "
+       "X-Forwarded-For (walked from the right past trusted proxies) or "
+       "X-Real-IP")
       ("workers", Text("N", std::to_string(d.workers)),
        "worker processes; 0 = one per online CPU")
       ("helper-threads", Text("N", std::to_string(d.helper_threads)),
@@ -396,6 +404,16 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
            "10.0.0.0/8), as whoever may send the header chooses the client "
            "address logged");
   }
+  c.real_ip_from = v.Networks("real-ip-from", true);
+  c.real_ip_header = v.String("real-ip-header");
+  if (EqualsLower(c.real_ip_header, "x-forwarded-for")) {
+    c.real_ip_header = "X-Forwarded-For";
+  } else if (EqualsLower(c.real_ip_header, "x-real-ip")) {
+    c.real_ip_header = "X-Real-IP";
+  } else {
+    v.Fail("real-ip-header", PrintableText(c.real_ip_header),
+           "is not X-Forwarded-For or X-Real-IP");
+  }
   c.workers = v.Count("workers", 0, kMaxWorkers);
   c.helper_threads = v.Count("helper-threads", 1, 64);
   c.block_size = v.Size("block-size", 4 * kKiB, 64 * kMiB, true);
@@ -673,6 +691,8 @@ std::string DescribeConfig(const Config& c) {
   }
   DescribeRepeated(out, "proxy-protocol", ListenTexts(c.proxy_protocol));
   out << "proxy-protocol-from = " << c.proxy_protocol_from << "\n";
+  out << "real-ip-from = " << c.real_ip_from << "\n"
+      << "real-ip-header = " << c.real_ip_header << "\n";
   out << "workers = " << c.workers << "\n"
       << "helper-threads = " << c.helper_threads << "\n"
       << "block-size = " << FormatByteSize(c.block_size) << "\n"
