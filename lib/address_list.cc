@@ -100,4 +100,28 @@ std::string_view AddressText(const sockaddr_storage& address) {
   return inet_ntop(address.ss_family, bytes, text, sizeof text) ? text : "-";
 }
 
+bool ParseAddressLiteral(std::string_view text, sockaddr_storage* address) {
+  // inet_pton wants a terminated string, and would stop at a NUL inside.
+  char copy[INET6_ADDRSTRLEN];
+  if (text.empty() || text.size() >= sizeof copy ||
+      text.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  sockaddr_storage parsed{};
+  if (inet_pton(AF_INET, copy,
+                &reinterpret_cast<sockaddr_in&>(parsed).sin_addr) == 1) {
+    parsed.ss_family = AF_INET;
+  } else if (inet_pton(AF_INET6, copy,
+                       &reinterpret_cast<sockaddr_in6&>(parsed).sin6_addr) ==
+             1) {
+    parsed.ss_family = AF_INET6;
+  } else {
+    return false;
+  }
+  *address = parsed;
+  return true;
+}
+
 }  // namespace ferry

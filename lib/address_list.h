@@ -40,4 +40,9 @@ class AddressList {
 /// stays valid until the thread's next call.
 std::string_view AddressText(const sockaddr_storage& address);
 
+/// Parses one plain IPv4 or IPv6 literal ("192.0.2.1", "2001:db8::1"; no
+/// brackets, port, zone or spaces) into `address` (port 0). False, leaving
+/// `address` unchanged, when `text` is anything else.
+bool ParseAddressLiteral(std::string_view text, sockaddr_storage* address);
+
 }  // namespace ferry

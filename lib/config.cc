@@ -13,6 +13,7 @@
 #include "file_lookup.h"
 #include "header_rules.h"
 #include "http_request.h"
+#include "http_syntax.h"
 #include "path_pattern.h"
 
 namespace ferry {
@@ -58,6 +59,13 @@ po::options_description SettingOptions() {
       ("proxy-protocol-from", Text("NETS", "off"),
        "the proxies allowed to connect to a --proxy-protocol listener: "
        "ADDRESS[/BITS],... or any; needed with --proxy-protocol")
+      ("real-ip-from", Text("NETS", "off"),
+       "proxies (ADDRESS[/BITS],... or any) trusted to name the client in "
+       "--real-ip-header; the access log shows that client (off: the peer)")
+      ("real-ip-header", Text("NAME", d.real_ip_header),
+       "the request field naming the client for --real-ip-from: "
+       "X-Forwarded-For (walked from the right past trusted proxies) or "
+       "X-Real-IP")
       ("workers", Text("N", std::to_string(d.workers)),
        "worker processes; 0 = one per online CPU")
       ("helper-threads", Text("N", std::to_string(d.helper_threads)),
@@ -249,6 +257,21 @@ class Validator {
              FormatDuration(kMaxDuration) + " " + kDurationForms);
   }
 
+  /// Networks as AddressList::Parse takes them (ADDRESS[/BITS],... or any),
+  /// or "off" when `allow_off`.
+  std::string Networks(const std::string& name, bool allow_off) const {
+    std::string text = String(name);
+    if (allow_off && text == "off") return text;
+    try {
+      AddressList::Parse(text);
+    } catch (const std::invalid_argument&) {
+      Fail(name, text,
+           std::string("is not a list of ADDRESS[/BITS], any") +
+               (allow_off ? " or off" : ""));
+    }
+    return text;
+  }
+
   /// A comma-separated list of plain file names.
   std::vector<std::string> Names(const std::string& name) const {
     const std::string text = String(name);
@@ -377,20 +400,22 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
              "is not HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH");
     }
   }
-  c.proxy_protocol_from = v.String("proxy-protocol-from");
-  if (c.proxy_protocol_from != "off") {
-    try {
-      AddressList::Parse(c.proxy_protocol_from);
-    } catch (const std::invalid_argument&) {
-      v.Fail("proxy-protocol-from", c.proxy_protocol_from,
-             "is not a list of ADDRESS[/BITS] or any");
-    }
-  }
+  c.proxy_protocol_from = v.Networks("proxy-protocol-from", true);
   if (!c.proxy_protocol.empty() && c.proxy_protocol_from == "off") {
     v.Fail("proxy-protocol-from", "off",
            "is not allowed with --proxy-protocol: name the proxies (e.g. "
            "10.0.0.0/8), as whoever may send the header chooses the client "
            "address logged");
+  }
+  c.real_ip_from = v.Networks("real-ip-from", true);
+  c.real_ip_header = v.String("real-ip-header");
+  if (EqualsLower(c.real_ip_header, "x-forwarded-for")) {
+    c.real_ip_header = "X-Forwarded-For";
+  } else if (EqualsLower(c.real_ip_header, "x-real-ip")) {
+    c.real_ip_header = "X-Real-IP";
+  } else {
+    v.Fail("real-ip-header", PrintableText(c.real_ip_header),
+           "is not X-Forwarded-For or X-Real-IP");
   }
   c.workers = v.Count("workers", 0, kMaxWorkers);
   c.helper_threads = v.Count("helper-threads", 1, 64);
@@ -484,13 +509,7 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   if (vm.count("test-fail-reads") != 0) {
     c.test_fail_reads = v.Count("test-fail-reads", 0, 1'000'000);
   }
-  c.metrics_allow = v.String("metrics-allow");
-  try {
-    AddressList::Parse(c.metrics_allow);
-  } catch (const std::invalid_argument&) {
-    v.Fail("metrics-allow", c.metrics_allow,
-           "is not a list of ADDRESS[/BITS] or any");
-  }
+  c.metrics_allow = v.Networks("metrics-allow", false);
   const std::string metrics = v.String("metrics-listen");
   if (metrics != "off") {
     try {
@@ -676,6 +695,8 @@ std::string DescribeConfig(const Config& c) {
   }
   DescribeRepeated(out, "proxy-protocol", ListenTexts(c.proxy_protocol));
   out << "proxy-protocol-from = " << c.proxy_protocol_from << "\n";
+  out << "real-ip-from = " << c.real_ip_from << "\n"
+      << "real-ip-header = " << c.real_ip_header << "\n";
   out << "workers = " << c.workers << "\n"
       << "helper-threads = " << c.helper_threads << "\n"
       << "block-size = " << FormatByteSize(c.block_size) << "\n"

@@ -45,6 +45,11 @@ struct Config {
   std::vector<ListenAddress> proxy_protocol;
   /// Who may send one: an AddressList ("off" when proxy_protocol is empty).
   std::string proxy_protocol_from = "off";
+  /// --real-ip-from: the proxies (an AddressList, or "off") whose request
+  /// field --real-ip-header names the client for the access log.
+  std::string real_ip_from = "off";
+  /// "X-Forwarded-For" or "X-Real-IP", so spelled whatever the input's case.
+  std::string real_ip_header = "X-Forwarded-For";
   unsigned workers = 0;         ///< 0: one per online CPU
   unsigned helper_threads = 2;  ///< per worker
   std::uint64_t block_size = kMiB;

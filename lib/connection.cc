@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
+#include <optional>
 
 #include "address_list.h"
 #include "http_boundary.h"
@@ -35,14 +36,15 @@ void CountStatus(int status, WorkerCounters& counters) {
 }  // namespace
 
 void Connection::Start(UniqueFd socket, std::uint64_t token,
-                       std::string_view client, bool proxy_header,
+                       const sockaddr_storage& peer, bool proxy_header,
                        ServingContext& ctx) {
   socket_ = std::move(socket);
   socket_fd_ = socket_.get();
   socket_stream_.Attach(socket_fd_);
   sender_.layout().server = ctx.config.server_header;
   token_ = token;
-  SetClient(client);
+  SetClient(peer);
+  forwarded_ = false;
   awaiting_proxy_header_ = proxy_header;
   input_.Reset(ctx.limits.max_header_bytes);
   window_.Resize(ctx.config.read_ahead);
@@ -90,10 +92,38 @@ void Connection::OnReadable(ServingContext& ctx) {
   reading_requests_ = false;
 }
 
-void Connection::SetClient(std::string_view client) {
-  std::size_t length = std::min(client.size(), sizeof client_ - 1);
-  std::memcpy(client_, client.data(), length);
-  client_[length] = '\0';
+namespace {
+
+void CopyText(std::string_view text, char (&out)[64]) {
+  const std::size_t length = std::min(text.size(), sizeof out - 1);
+  std::memcpy(out, text.data(), length);
+  out[length] = '\0';
+}
+
+}  // namespace
+
+void Connection::SetClient(const sockaddr_storage& client) {
+  address_ = client;
+  CopyText(AddressText(client), client_);
+}
+
+// --real-ip-from: a trusted connection's request may name its client (a
+// balancer may send many clients' requests on one connection, so each
+// request starts again from the connection's address). A unix socket's
+// peer is never trusted, not even by "any": it could be anyone on the host.
+void Connection::FindRequestClient(const ServingContext& ctx) {
+  forwarded_ = false;
+  if (ctx.real_ip_from == nullptr || address_.ss_family == AF_UNIX ||
+      !ctx.real_ip_from->Contains(address_)) {
+    return;
+  }
+  const std::optional<sockaddr_storage> client =
+      ctx.real_ip_header == RealIpHeader::kXRealIp
+          ? ParseForwardedAddress(request_.x_real_ip)
+          : ForwardedClient(request_.x_forwarded_for, *ctx.real_ip_from);
+  if (!client) return;
+  forwarded_ = true;
+  CopyText(AddressText(*client), forwarded_client_);
 }
 
 void Connection::ReadRequests(ServingContext& ctx) {
@@ -104,8 +134,10 @@ void Connection::ReadRequests(ServingContext& ctx) {
       if (!awaiting_proxy_header_) continue;
     } else if (input_.size() > 0) {
       ParseResult parsed = ParseRequest(input_.bytes(), ctx.limits, &request_);
+      forwarded_ = false;  // a refused request is the connection's client's
       if (parsed.kind == ParseResult::Kind::kDone) {
         request_length_ = parsed.consumed;
+        FindRequestClient(ctx);
         HandleRequest(ctx);
         // Streaming, resolving, lingering or closed: an event resumes it.
         if (state_ != State::kReadingRequest) return;
@@ -163,7 +195,7 @@ bool Connection::TakeProxyHeader(ServingContext& ctx) {
   const ProxyHeader header = ParseProxyHeader(input_.bytes());
   switch (header.status) {
     case ProxyStatus::kDone:
-      if (header.has_address) SetClient(AddressText(header.source));
+      if (header.has_address) SetClient(header.source);
       input_.Consume(header.length);
       awaiting_proxy_header_ = false;
       return true;
@@ -689,7 +721,7 @@ std::string Connection::PathForLog() const {
 void Connection::LogAccess(ServingContext& ctx) const {
   if (!ctx.access_log) return;
   AccessRecord record;
-  record.client = client_;
+  record.client = forwarded_ ? forwarded_client_ : client_;
   record.time = ctx.now_sec;
   record.request_line = request_.request_line;
   record.status = sender_.layout().status;

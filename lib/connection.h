@@ -27,6 +27,7 @@
 #include "extent_map.h"
 #include "file_cache.h"
 #include "file_lookup.h"
+#include "forwarded_for.h"
 #include "header_rules.h"
 #include "helper_pool.h"
 #include "http_request.h"
@@ -59,6 +60,10 @@ struct ServingContext {
   std::vector<std::uint64_t>& resume;
   /// Connections held to --limit-rate until their allowance grew again.
   Pacer& pacer;
+  /// --real-ip-from: the proxies that may name a request's client in
+  /// `real_ip_header`; nullptr when off.
+  const AddressList* real_ip_from = nullptr;
+  RealIpHeader real_ip_header = RealIpHeader::kXForwardedFor;
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
@@ -86,12 +91,13 @@ class Connection {
     kClosed,          ///< socket closed: the worker forgets it
   };
 
-  /// Takes the accepted, signal-armed socket from `client` (an address for
-  /// the access log) and tries to read at once (signals report changes
-  /// only, so data already there raises none). `proxy_header`: the client
-  /// is a proxy whose first bytes are a PROXY protocol header, naming the
-  /// client to log instead; without a valid one the connection closes.
-  void Start(UniqueFd socket, std::uint64_t token, std::string_view client,
+  /// Takes the accepted, signal-armed socket from `peer` (AF_INET,
+  /// AF_INET6 or AF_UNIX: the access log's client) and tries to read at
+  /// once (signals report changes only, so data already there raises
+  /// none). `proxy_header`: the client is a proxy whose first bytes are a
+  /// PROXY protocol header, naming the client to log instead; without a
+  /// valid one the connection closes.
+  void Start(UniqueFd socket, std::uint64_t token, const sockaddr_storage& peer,
              bool proxy_header, ServingContext& ctx);
 
   /// The socket's signal said `band` (POLLIN, POLLOUT, POLLERR, POLLHUP...),
@@ -160,7 +166,8 @@ class Connection {
   void OnReadable(ServingContext& ctx);
   void ReadRequests(ServingContext& ctx);
   bool TakeProxyHeader(ServingContext& ctx);
-  void SetClient(std::string_view client);
+  void SetClient(const sockaddr_storage& client);
+  void FindRequestClient(const ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
   void RespondOptions(ServingContext& ctx);
   void Follow(FileLookup::Step step, ServingContext& ctx);
@@ -232,7 +239,14 @@ class Connection {
   bool reading_requests_ = false;
   bool awaiting_proxy_header_ = false;  ///< see Start()
   bool close_after_response_ = false;
+  /// The connection's client: the peer, or the client its PROXY header
+  /// named; client_ is its text.
+  sockaddr_storage address_{};
   char client_[64] = {};
+  /// This request's client, when a --real-ip-from proxy named one: the
+  /// access log shows it instead of client_.
+  bool forwarded_ = false;
+  char forwarded_client_[64] = {};
 
   InputBuffer input_;
   std::size_t request_length_ = 0;  ///< bytes of input_ the request used

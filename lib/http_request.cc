@@ -274,6 +274,9 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
         SetOnce(value.empty() ? kInvalid : value, &out->if_range);
       }
       break;
+    case 9:
+      if (EqualsLower(name, "x-real-ip")) SetOnce(present, &out->x_real_ip);
+      break;
     case 10:
       if (EqualsLower(name, "connection")) {
         ParseConnection(value, state);
@@ -302,6 +305,9 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
       if (EqualsLower(name, "accept-encoding")) {
         AddListLine(present, &out->accept_encoding,
                     &out->joined_accept_encoding);
+      } else if (EqualsLower(name, "x-forwarded-for")) {
+        AddListLine(present, &out->x_forwarded_for,
+                    &out->joined_x_forwarded_for);
       }
       break;
     case 17:
@@ -385,6 +391,7 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   std::string joined_request_headers =
       std::move(out->joined_access_control_request_headers);
   std::string joined_accept_encoding = std::move(out->joined_accept_encoding);
+  std::string joined_x_forwarded_for = std::move(out->joined_x_forwarded_for);
   *out = Request{};
   out->path = std::move(path);
   out->path.clear();
@@ -397,6 +404,8 @@ ParseResult ParseRequest(std::string_view input, const RequestLimits& limits,
   out->joined_access_control_request_headers.clear();
   out->joined_accept_encoding = std::move(joined_accept_encoding);
   out->joined_accept_encoding.clear();
+  out->joined_x_forwarded_for = std::move(joined_x_forwarded_for);
+  out->joined_x_forwarded_for.clear();
 
   // RFC 9112 section 2.2: ignore empty lines before the request line.
   std::size_t pos = 0;

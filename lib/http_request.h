@@ -19,12 +19,12 @@ struct RequestLimits {
 
 /// One parsed request. The string_views point into the caller's input
 /// buffer and stay valid until that buffer is changed, except that
-/// `if_match`, `if_none_match`, `accept_encoding` and
-/// `access_control_request_headers`, when the field came in several lines,
-/// view the joined list in this Request's own storage (so use them through
-/// the Request they were parsed into, never a copy). `path` and that
-/// storage are owned (their capacity is reused across requests on one
-/// connection).
+/// `if_match`, `if_none_match`, `accept_encoding`,
+/// `access_control_request_headers` and `x_forwarded_for`, when the field
+/// came in several lines, view the joined list in this Request's own storage
+/// (so use them through the Request they were parsed into, never a copy).
+/// `path` and that storage are owned (their capacity is reused across requests
+/// on one connection).
 struct Request {
   Method method = Method::kGet;
   /// HTTP/1.<minor>: 0 or 1; a higher 1.x is read as 1 (RFC 9110 section 2.5).
@@ -57,11 +57,17 @@ struct Request {
   std::string_view access_control_request_headers;  ///< a CORS preflight's
   std::string_view accept_encoding;  ///< every line's list, joined
   std::string_view accept;  ///< the last Accept line (--autoindex's format)
+  /// --real-ip-header: the addresses proxies appended, every line's list
+  /// joined in order (forwarded_for.h walks it).
+  std::string_view x_forwarded_for;
+  /// --real-ip-header X-Real-IP: one address ("invalid" when repeated).
+  std::string_view x_real_ip;
   /// Where a list field that came in several lines is joined (", ").
   std::string joined_if_match;
   std::string joined_if_none_match;
   std::string joined_access_control_request_headers;
   std::string joined_accept_encoding;
+  std::string joined_x_forwarded_for;
 };
 
 struct ParseResult {

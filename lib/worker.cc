@@ -79,6 +79,9 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       proxy_from_(config.proxy_protocol.empty()
                       ? AddressList()
                       : AddressList::Parse(config.proxy_protocol_from)),
+      real_ip_from_(config.real_ip_from == "off"
+                        ? AddressList()
+                        : AddressList::Parse(config.real_ip_from)),
       pool_(config.block_size, BlockCount(config)),
       reads_(BlockCount(config)),
       aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
@@ -109,6 +112,11 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .io = io_,
            .resume = resume_,
            .pacer = pacer_,
+           .real_ip_from =
+               config.real_ip_from == "off" ? nullptr : &real_ip_from_,
+           .real_ip_header = config.real_ip_header == "X-Real-IP"
+                                 ? RealIpHeader::kXRealIp
+                                 : RealIpHeader::kXForwardedFor,
            .limits = {.max_request_line = config.max_request_line,
                       .max_header_bytes = config.max_header_bytes,
                       .max_headers = config.max_headers},
@@ -389,8 +397,7 @@ void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
   loop_.Map(fd, token);
   Bump(counters_.accepted);
   Set(counters_.open_connections, connections_.live());
-  connection->Start(std::move(socket), token, AddressText(peer), proxy_protocol,
-                    ctx_);
+  connection->Start(std::move(socket), token, peer, proxy_protocol, ctx_);
   ForgetIfClosed(token, connection);
 }
 

@@ -110,6 +110,8 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   /// --proxy-protocol-from: who may connect to a PROXY listener.
   AddressList proxy_from_;
   bool warned_proxy_from_ = false;  ///< a refused proxy is logged once
+  /// --real-ip-from: who may name a request's client (ctx_ points here).
+  AddressList real_ip_from_;
   BufferPool pool_;
   BlockReads reads_;
   AioContext aio_;

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ferry {
 namespace {
@@ -51,6 +52,33 @@ TEST(AddressList, RefusesWhatIsNotANetwork) {
         "10.0.0.0/x", "any,::1", "1.2.3.4/-1"}) {
     EXPECT_THROW(AddressList::Parse(bad), std::invalid_argument) << bad;
   }
+}
+
+TEST(ParseAddressLiteral, TakesOnePlainAddress) {
+  sockaddr_storage parsed{};
+  ASSERT_TRUE(ParseAddressLiteral("192.0.2.7", &parsed));
+  EXPECT_EQ(parsed.ss_family, AF_INET);
+  EXPECT_EQ(AddressText(parsed), "192.0.2.7");
+  ASSERT_TRUE(ParseAddressLiteral("2001:DB8::1", &parsed));
+  EXPECT_EQ(parsed.ss_family, AF_INET6);
+  EXPECT_EQ(AddressText(parsed), "2001:db8::1");
+  // No port is kept: the address alone.
+  EXPECT_EQ(reinterpret_cast<const sockaddr_in6&>(parsed).sin6_port, 0);
+  ASSERT_TRUE(ParseAddressLiteral("::ffff:192.0.2.1", &parsed));
+  EXPECT_TRUE(AddressList::Parse("192.0.2.0/24").Contains(parsed));
+}
+
+TEST(ParseAddressLiteral, RefusesAnythingElse) {
+  sockaddr_storage parsed{};
+  parsed.ss_family = AF_UNIX;
+  for (const std::string& bad : std::vector<std::string>{
+           "", " 192.0.2.7", "192.0.2.7 ", "192.0.2.7:80", "[::1]", "::1%lo",
+           "localhost", "192.0.2", "10.0.0.0/8", "unknown",
+           std::string("::1\0junk", 8),
+           "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255x"}) {
+    EXPECT_FALSE(ParseAddressLiteral(bad, &parsed)) << bad;
+  }
+  EXPECT_EQ(parsed.ss_family, AF_UNIX);  // unchanged
 }
 
 }  // namespace

@@ -107,7 +107,9 @@ struct TestWorker final : public EventLoop::Handler {
     ArmSocketSignals(fd, SocketSignal(), CurrentThreadId());
     loop.Map(fd, token);
     live[token] = &connection;
-    connection.Start(std::move(socket), token, "test", proxy_header, ctx);
+    sockaddr_storage peer{};
+    peer.ss_family = AF_UNIX;
+    connection.Start(std::move(socket), token, peer, proxy_header, ctx);
     ForgetIfClosed(token, &connection);
   }
 

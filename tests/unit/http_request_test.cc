@@ -160,9 +160,13 @@ TEST_F(ParseRequestTest, RepeatedListFieldsAreJoined) {
       "GET /f HTTP/1.1\r\nHost: h\r\n"
       "If-None-Match: \"a\"\r\nX-Other: \"z\"\r\nif-none-match: \"b\", "
       "\"c\"\r\n"
-      "If-Match: \"d\"\r\nIf-Match: \"e\"\r\nIf-Match: \"f\"\r\n\r\n");
+      "If-Match: \"d\"\r\nIf-Match: \"e\"\r\nIf-Match: \"f\"\r\n"
+      "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n"
+      "x-forwarded-for:\t10.0.0.2 \r\n\r\n");
   EXPECT_EQ(request_.if_none_match, "\"a\", \"b\", \"c\"");
   EXPECT_EQ(request_.if_match, "\"d\", \"e\", \"f\"");
+  // In order: the later line is the nearer proxy's (forwarded_for.h).
+  EXPECT_EQ(request_.x_forwarded_for, "198.51.100.1, 203.0.113.7, 10.0.0.2");
   // A single line still views the input; the next request starts afresh.
   const std::string input =
       "GET /f HTTP/1.1\r\nHost: h\r\nIf-Match: \"g\"\r\n\r\n";
@@ -170,6 +174,7 @@ TEST_F(ParseRequestTest, RepeatedListFieldsAreJoined) {
   EXPECT_EQ(request_.if_match, "\"g\"");
   EXPECT_EQ(request_.if_match.data(), input.data() + input.find("\"g\""));
   EXPECT_TRUE(request_.if_none_match.empty());
+  EXPECT_TRUE(request_.x_forwarded_for.empty());
 }
 
 TEST_F(ParseRequestTest, AcceptEncodingLinesAreJoined) {
@@ -181,6 +186,20 @@ TEST_F(ParseRequestTest, AcceptEncodingLinesAreJoined) {
   EXPECT_EQ(request_.accept_encoding, "zstd");
   ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_TRUE(request_.accept_encoding.empty());
+}
+
+TEST_F(ParseRequestTest, RealIpIsOneAddress) {
+  ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nX-REAL-IP: [::1]:80 \r\n\r\n");
+  EXPECT_EQ(request_.x_real_ip, "[::1]:80");
+  // Repeated, it is no address.
+  ExpectDone(
+      "GET /f HTTP/1.1\r\nHost: h\r\nX-Real-IP: 203.0.113.9\r\n"
+      "x-real-ip: 198.51.100.1\r\n\r\n");
+  EXPECT_EQ(request_.x_real_ip, "invalid");
+  // Present but empty is not absent.
+  ExpectDone("GET /f HTTP/1.1\r\nHost: h\r\nX-Real-IP:\r\n\r\n");
+  EXPECT_NE(request_.x_real_ip.data(), nullptr);
+  EXPECT_TRUE(request_.x_real_ip.empty());
 }
 
 TEST_F(ParseRequestTest, EmptyIfRangeIsNotAbsent) {
