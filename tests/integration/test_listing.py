@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import (CHROMIUM, Reader, build_request, free_port, need_chromium,
-                     sanitized, sha256, vm_rss_kib, write_random)
+                     sanitized, sha256, vm_rss_kib, wait_until, write_random)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts"
 ROW_RE = re.compile(r'<td class="name"><a href="([^"]*)">([^<]*)</a>')
@@ -217,7 +217,7 @@ def test_a_hundred_thousand_entries(launch, tmp_path):
     ferry = launch(root=root, wrapper=["chrt", "-f", "10"],
                    args=["--autoindex", "--mlock", "--metrics-listen",
                          f"127.0.0.1:{metrics}"])
-    worker = ferry.worker_pids()[0]
+    worker = wait_until(ferry.worker_pids, 10, message="the worker")[0]
 
     def peak_kib():
         for line in Path(f"/proc/{worker}/status").read_text().splitlines():

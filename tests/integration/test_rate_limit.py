@@ -12,7 +12,7 @@ import time
 import pytest
 
 from harness import (Reader, build_request, ferryd_path, read_response, sha256,
-                     write_random)
+                     wait_until, write_random)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -83,7 +83,7 @@ def test_twenty_paced_connections_keep_their_rate_and_the_loop_idles(launch, tre
     second per connection, uses a small part of one core (no spinning)."""
     root, files = tree
     ferry = launch(root=root, args=["--limit-rate", "512K"])
-    worker = ferry.worker_pids()[0]
+    worker = wait_until(ferry.worker_pids, 10, message="the worker")[0]
     cpu_before = cpu_seconds(worker)
     results, errors = [], []
 
