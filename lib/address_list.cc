@@ -33,16 +33,20 @@ AddressList AddressList::Parse(const std::string& text) {
     std::size_t comma = text.find(',', start);
     std::string entry = text.substr(start, comma - start);
     std::size_t slash = entry.find('/');
-    std::string host = entry.substr(0, slash);
-    Network network;
-    unsigned max_bits = 32;
-    if (inet_pton(AF_INET, host.c_str(), network.bytes.data()) == 1) {
-      network.family = AF_INET;
-    } else if (inet_pton(AF_INET6, host.c_str(), network.bytes.data()) == 1) {
-      network.family = AF_INET6;
-      max_bits = 128;
-    } else {
+    sockaddr_storage host{};
+    if (!ParseAddressLiteral(std::string_view(entry).substr(0, slash), &host)) {
       throw std::invalid_argument(entry);
+    }
+    Network network;
+    network.family = host.ss_family;
+    unsigned max_bits = 32;
+    if (host.ss_family == AF_INET) {
+      std::memcpy(network.bytes.data(),
+                  &reinterpret_cast<const sockaddr_in&>(host).sin_addr, 4);
+    } else {
+      std::memcpy(network.bytes.data(),
+                  &reinterpret_cast<const sockaddr_in6&>(host).sin6_addr, 16);
+      max_bits = 128;
     }
     network.bits = max_bits;
     if (slash != std::string::npos) {

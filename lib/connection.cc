@@ -308,7 +308,8 @@ void Connection::StartListing(ServingContext& ctx) {
   ctx.helpers.Submit(std::move(job));
 }
 
-void Connection::OnListingDone(int result, Listing listing,
+void Connection::OnListingDone(int result, const Listing& listing,
+                               std::shared_ptr<const CachedBytes> page,
                                ServingContext& ctx) {
   if (state_ != State::kResolving) return;
   if (result != 0 || !listing.found) {
@@ -320,11 +321,10 @@ void Connection::OnListingDone(int result, Listing listing,
     RespondStatus(result != 0 ? StatusForOpenError(result) : 404, false, ctx);
     return;
   }
-  cached_body_.Reset(CachedBytes::Copy(listing.body.data(), listing.body.size(),
-                                       /*memory_file=*/false));
   file_status_ = FileStatus();
   file_status_.type = FileStatus::Type::kRegular;
-  file_status_.size = listing.body.size();
+  file_status_.size = page->size();
+  cached_body_.Reset(std::move(page));
   file_status_.mtime_sec = listing.mtime_sec;
   file_status_.mtime_nsec = listing.mtime_nsec;
   file_status_.inode = listing.hash;  // the ETag tells pages apart by it
@@ -629,8 +629,10 @@ void Connection::OnWritable(ServingContext& ctx) {
       sender_.SendTurn(*stream_, std::min(kTurnBytes, allowance));
   if (turn.bytes > 0) {
     Bump(ctx.counters.bytes_sent, turn.bytes);
-    Bump(ctx.counters.rate_limited_bytes,
-         send_limit_.LimitedBytes(before, sender_.sent()));
+    if (send_limit_.limited()) {
+      Bump(ctx.counters.rate_limited_bytes,
+           send_limit_.LimitedBytes(before, sender_.sent()));
+    }
     deadline_ms_ = ctx.now_ms + ctx.config.send_timeout.count();
   }
   switch (turn.status) {

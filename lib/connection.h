@@ -110,8 +110,11 @@ class Connection {
   /// A helper finished opening the requested file.
   void OnOpenDone(OpenedFile opened, ServingContext& ctx);
   /// A helper finished reading and rendering a directory listing
-  /// (--autoindex): `listing` when `result` is 0.
-  void OnListingDone(int result, Listing listing, ServingContext& ctx);
+  /// (--autoindex): when `result` is 0, `page` holds its bytes and
+  /// `listing` says what they are.
+  void OnListingDone(int result, const Listing& listing,
+                     std::shared_ptr<const CachedBytes> page,
+                     ServingContext& ctx);
 
   /// A helper finished loading the file's block map (see LoadBlockMap()
   /// in document_root.h) and mapped its `extents`.

@@ -22,8 +22,6 @@
 namespace ferry {
 namespace {
 
-bool Equals(std::string_view a, std::string_view b) { return a == b; }
-
 // ---- The request ------------------------------------------------------------
 
 // Whether the Accept field prefers JSON: application/json listed with a
@@ -334,16 +332,16 @@ ListingQuery ListingQuery::Parse(std::string_view query,
     std::string_view key = pair.substr(0, equals);
     std::string_view value =
         equals == std::string_view::npos ? "" : pair.substr(equals + 1);
-    if (Equals(key, "sort")) {
+    if (key == "sort") {
       if (value == "size") result.sort = Sort::kSize;
       if (value == "time") result.sort = Sort::kTime;
       if (value == "name") result.sort = Sort::kName;
-    } else if (Equals(key, "order")) {
+    } else if (key == "order") {
       result.descending = value == "desc";
-    } else if (Equals(key, "format")) {
+    } else if (key == "format") {
       if (value == "json") result.json = true;
       if (value == "html") result.json = false;
-    } else if (Equals(key, "page")) {
+    } else if (key == "page") {
       std::uint32_t page = 0;
       auto [end_ptr, error] =
           std::from_chars(value.data(), value.data() + value.size(), page);

@@ -1,6 +1,5 @@
 #include "helper_pool.h"
 
-#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,21 +86,21 @@ void HelperPool::Perform(HelperJob& job) const {
       job.fd.Reset();
       break;
     case HelperJob::Kind::kList: {
-      {
-        std::vector<ListingEntry> entries;
-        job.result =
-            ReadDirectory(job.fd.get(), root_, job.path, *job.rules, &entries);
-        job.fd.Reset();
-        if (job.result == 0) {
-          job.listing = RenderListing(entries, job.query, job.path,
-                                      job.opened.status.mtime_sec,
-                                      job.opened.status.mtime_nsec);
-        }
+      std::vector<ListingEntry> entries;
+      job.result =
+          ReadDirectory(job.fd.get(), root_, job.path, *job.rules, &entries);
+      job.fd.Reset();
+      if (job.result == 0) {
+        job.listing = RenderListing(entries, job.query, job.path,
+                                    job.opened.status.mtime_sec,
+                                    job.opened.status.mtime_nsec);
+        // The page as the loop serves it, made here: the loop copies
+        // nothing.
+        job.page =
+            CachedBytes::Copy(job.listing.body.data(), job.listing.body.size(),
+                              /*memory_file=*/false);
+        job.listing.body = std::string();
       }
-      // A large directory's names (tens of megabytes for a million) went
-      // through this thread's malloc arena, which glibc keeps: give the
-      // pages back now (it may take a while: this is a helper).
-      malloc_trim(0);
       break;
     }
   }

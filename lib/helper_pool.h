@@ -19,6 +19,7 @@
 #include "directory_listing.h"
 #include "document_root.h"
 #include "extent_map.h"
+#include "file_cache.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -51,10 +52,12 @@ struct HelperJob {
 
   // kList: reads the directory `fd` (owned; `path` beneath the root, its
   // mtime in `opened.status`) as `rules` allow and renders the page `query`
-  // asks for into `listing`; `result` is 0 or a negative errno.
+  // asks for: its bytes in `page`, the rest in `listing` (whose body is
+  // then empty); `result` is 0 or a negative errno.
   const SiteRules* rules = nullptr;
   ListingQuery query;
   Listing listing;
+  std::shared_ptr<const CachedBytes> page;
 };
 
 /// A fixed set of named threads ("ferry-helper"). Submit() and

@@ -245,8 +245,8 @@ void Worker::TakeHelperResults() {
         break;
       case HelperJob::Kind::kList:
         Deliver(job.token, [&](Connection& c) {
-          c.OnListingDone(static_cast<int>(job.result), std::move(job.listing),
-                          ctx_);
+          c.OnListingDone(static_cast<int>(job.result), job.listing,
+                          std::move(job.page), ctx_);
         });
         break;
     }

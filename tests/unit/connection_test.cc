@@ -241,8 +241,8 @@ struct TestWorker final : public EventLoop::Handler {
           break;
         case HelperJob::Kind::kList:
           Deliver(job.token, [&](Connection& c) {
-            c.OnListingDone(static_cast<int>(job.result),
-                            std::move(job.listing), ctx);
+            c.OnListingDone(static_cast<int>(job.result), job.listing,
+                            std::move(job.page), ctx);
           });
           break;
       }
