@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <latch>
 
+#include "memory_lock.h"
 #include "signals.h"
 
 namespace ferry {
@@ -14,8 +16,15 @@ HelperPool::HelperPool(unsigned threads, const DocumentRoot& root,
                        pid_t loop_tid)
     : root_(root), loop_pid_(getpid()), loop_tid_(loop_tid) {
   threads_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i)
-    threads_.emplace_back([this] { Run(); });
+  std::latch started(threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, &started] {
+      CreateThreadArena();
+      started.count_down();
+      Run();
+    });
+  }
+  started.wait();
 }
 
 HelperPool::~HelperPool() {

@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <latch>
 #include <memory>
 #include <thread>
 
+#include "memory_lock.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -349,7 +351,13 @@ void LogRing::ReplaceAccessLog(UniqueFd file) {
 LogRing::LogRing(std::uint32_t records, const std::string& access_log,
                  UniqueFd access_file) {
   auto* drainer = new Drainer(records, access_log, std::move(access_file));
-  drainer->thread = std::thread([drainer] { drainer->Run(); });
+  std::latch started(1);
+  drainer->thread = std::thread([drainer, &started] {
+    CreateThreadArena();
+    started.count_down();
+    drainer->Run();
+  });
+  started.wait();
   g_drainer.store(drainer, std::memory_order_release);
 }
 

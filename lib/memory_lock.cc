@@ -1,13 +1,17 @@
 #include "memory_lock.h"
 
+#include <linux/capability.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace ferry {
@@ -17,6 +21,43 @@ void GiveLargeFreesBack() {
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 }
+
+void CreateThreadArena() {
+  // volatile: a malloc and free of the same pointer may be optimised away.
+  void* volatile block = std::malloc(64);
+  std::free(block);
+}
+
+namespace {
+
+// How deep the loop's stack is made present before locking: far more than
+// its deepest call (a few KiB), far less than the 8 MiB it may grow to.
+constexpr std::size_t kLoopStackReserve = std::size_t{256} << 10;
+
+// Touches the next kLoopStackReserve bytes of the calling thread's stack, so
+// that the stack mapping has grown over them before it is locked. GOTCHA:
+// growing the stack later is a page fault that takes the mmap_lock for
+// writing, on the loop.
+[[gnu::noinline]] void GrowStack() {
+  volatile char depth[kLoopStackReserve];
+  for (std::size_t i = 0; i < sizeof depth; i += 4096) depth[i] = 0;
+}
+
+// CAP_IPC_LOCK (which the workers keep for --mlock when started as root)
+// or an infinite RLIMIT_MEMLOCK.
+bool MemoryLockUnlimited() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) == 0 &&
+      (data[0].effective & (1u << CAP_IPC_LOCK)) != 0) {
+    return true;
+  }
+  rlimit limit{};
+  return getrlimit(RLIMIT_MEMLOCK, &limit) == 0 &&
+         limit.rlim_cur == RLIM_INFINITY;
+}
+
+}  // namespace
 
 int LockMemory() {
   // File-backed mappings first, in full: a page of code first run on the
@@ -45,10 +86,23 @@ int LockMemory() {
   }
   std::fclose(maps);
   if (error != 0) return -error;
-  // Not MCL_FUTURE: it would count every later allocation against
-  // RLIMIT_MEMLOCK and turn the limit into malloc failures under load.
+  GrowStack();
+  // Unlimited: every page there is now made present (a copy-on-write page
+  // shared with the master is copied now, not at the loop's first write),
+  // and every later mapping is filled when it is made, in the call that
+  // makes it (brk, mmap, mprotect): the loop takes no page fault at all.
+  // A fault can wait for the mmap_lock that another thread of the worker
+  // holds for writing (a helper mapping or unmapping memory): a D-state
+  // sleep of the loop, seen in CI.
+  if (MemoryLockUnlimited()) {
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) return -errno;
+    return 0;
+  }
+  // Limited: MCL_FUTURE would count every later mapping against the limit
+  // and turn it into malloc failures under load. What exists now is locked
+  // as it is touched; later memory is not locked.
   if (mlockall(MCL_CURRENT | MCL_ONFAULT) != 0) return -errno;
-  return 0;
+  return 1;
 }
 
 void RaiseMemoryLockLimit() {

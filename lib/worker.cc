@@ -153,6 +153,11 @@ int Worker::Run() {
           "--mlock: cannot lock memory (%s): raise LimitMEMLOCK= or "
           "RLIMIT_MEMLOCK; serving unlocked",
           std::strerror(-error));
+    } else if (error > 0) {
+      Log(LogLevel::kNotice,
+          "--mlock: RLIMIT_MEMLOCK is limited: memory allocated from now "
+          "on is not locked and may fault on the loop "
+          "(LimitMEMLOCK=infinity locks it all)");
     }
   }
   loop_.UpdateTime();
