@@ -46,7 +46,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   SetClient(peer);
   forwarded_ = false;
   awaiting_proxy_header_ = proxy_header;
-  input_.Reset(ctx.limits.max_header_bytes);
+  input_.Reset(ctx.limits.max_header_bytes, &ctx.input_blocks);
   window_.Resize(ctx.config.read_ahead);
   maybe_readable_ = true;
   signals_cover_input_ = false;
@@ -164,6 +164,7 @@ void Connection::ReadRequests(ServingContext& ctx) {
       }
     }
     if (!maybe_readable_) return;  // the next POLL_IN signal resumes
+    input_.Prepare();
     std::size_t room = input_.room();
     ssize_t n = stream_->Receive(input_.space(), room);
     if (n > 0) {
@@ -180,6 +181,7 @@ void Connection::ReadRequests(ServingContext& ctx) {
     if (n == -EAGAIN) {
       maybe_readable_ = false;
       signals_cover_input_ = true;
+      if (input_.size() == 0) input_.Release();  // idle: it holds no memory
       return;  // the next POLL_IN signal resumes
     }
     Close(ctx);  // the client closed, or the socket failed
@@ -739,7 +741,6 @@ void Connection::LogAccess(ServingContext& ctx) const {
 void Connection::Close(ServingContext& ctx) {
   if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
   EndResponse();
-  // The slot is reused by a later client: it starts with a small buffer.
   input_.Release();
   socket_.Reset();
   state_ = State::kClosed;

@@ -58,6 +58,8 @@ struct ServingContext {
   /// Tokens of connections that used up their turn's budget with more to
   /// do: the worker resumes them after the events already pending.
   std::vector<std::uint64_t>& resume;
+  /// The blocks connections receive requests into, shared.
+  InputBlocks& input_blocks;
   /// Connections held to --limit-rate until their allowance grew again.
   Pacer& pacer;
   /// --real-ip-from: the proxies that may name a request's client in

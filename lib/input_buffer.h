@@ -1,24 +1,51 @@
 #pragma once
 // The bytes a connection received and has not answered yet: the request
-// being read and any pipelined behind it.
+// being read and any pipelined behind it; and the worker's spare blocks
+// that such buffers start with.
 
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
-/// Starts small and grows (doubling, up to a limit) only while a request
-/// head needs it; shrinks back when a response ends, so that 10,000 idle
-/// clients cost little and one large head does not pin memory for good.
+/// The small blocks every InputBuffer of a worker starts with, kept for
+/// reuse. A connection holds one only while it has bytes it has not
+/// answered, so an idle connection holds none (10,000 idle clients cost no
+/// input memory), and a busy loop does not call malloc for them. Loop
+/// thread only.
+class InputBlocks {
+ public:
+  static constexpr std::size_t kSize = 2048;
+  /// Spares kept at most (512 KiB); more given back are freed.
+  static constexpr std::size_t kMaxSpares = 256;
+
+  /// A block of kSize bytes: a spare, or a new one.
+  std::unique_ptr<char[]> Take();
+  void Give(std::unique_ptr<char[]> block);
+  std::size_t spares() const { return spares_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> spares_;
+};
+
+/// Holds nothing until bytes are about to arrive (Prepare), then a block;
+/// grows (doubling, up to a limit) only while a request head needs it;
+/// shrinks back when a response ends, and gives its block back when it is
+/// empty, so that idle clients cost nothing and one large head does not
+/// pin memory for good.
 class InputBuffer {
  public:
-  /// Every buffer starts this small.
-  static constexpr std::size_t kInitial = 2048;
+  /// A buffer with memory starts this small (or at its limit, if smaller).
+  static constexpr std::size_t kInitial = InputBlocks::kSize;
 
   /// Empties the buffer for a new client whose heads may take `limit`
-  /// bytes; keeps the allocation when it fits.
-  void Reset(std::size_t limit);
+  /// bytes, its blocks from `blocks`; it holds no memory until Prepare().
+  void Reset(std::size_t limit, InputBlocks* blocks);
+
+  /// Before receiving: a buffer that holds no memory takes a block.
+  void Prepare();
 
   std::string_view bytes() const { return {data_.get(), length_}; }
   std::size_t size() const { return length_; }
@@ -35,17 +62,19 @@ class InputBuffer {
   /// Doubles the capacity, up to the limit.
   void Grow();
   /// The first `n` bytes were answered: the rest (pipelined requests) moves
-  /// to the front, and a grown buffer shrinks back when the rest fits.
+  /// to the front, a grown buffer shrinks back to a block when the rest
+  /// fits, and an empty one gives its memory back.
   void Consume(std::size_t n);
-  /// Gives back a grown buffer (the connection slot waits for a new
-  /// client): the next Reset() allocates a small one.
+  /// Empties the buffer and gives its memory back (the client closed, or
+  /// waits between requests with nothing sent).
   void Release();
 
  private:
   std::unique_ptr<char[]> data_;
-  std::size_t capacity_ = 0;
+  std::size_t capacity_ = 0;  ///< 1..kInitial: a block; more: grown
   std::size_t length_ = 0;
   std::size_t limit_ = kInitial;
+  InputBlocks* blocks_ = nullptr;
 };
 
 }  // namespace ferry

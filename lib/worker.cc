@@ -111,6 +111,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .counters = counters,
            .io = io_,
            .resume = resume_,
+           .input_blocks = input_blocks_,
            .pacer = pacer_,
            .real_ip_from =
                config.real_ip_from == "off" ? nullptr : &real_ip_from_,

@@ -118,8 +118,9 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   EventLoop loop_;
   HelperPool helpers_;
   std::unique_ptr<FileCache> cache_;
-  std::deque<std::uint64_t> waiting_;        ///< see ReadServices::waiting
-  std::vector<std::uint64_t> resume_;        ///< see ServingContext::resume
+  std::deque<std::uint64_t> waiting_;  ///< see ReadServices::waiting
+  std::vector<std::uint64_t> resume_;  ///< see ServingContext::resume
+  InputBlocks input_blocks_;           ///< before ctx_, which refers to it
   std::vector<std::uint64_t> resume_taken_;  ///< this iteration's share
   Pacer pacer_;                              ///< see ServingContext::pacer
   std::vector<std::uint64_t> paced_due_;     ///< this iteration's share

@@ -83,6 +83,7 @@ struct TestWorker final : public EventLoop::Handler {
             .counters = counters,
             .io = io,
             .resume = resume,
+            .input_blocks = input_blocks,
             .pacer = pacer,
             .limits = {.max_request_line = config.max_request_line,
                        .max_header_bytes = config.max_header_bytes,
@@ -294,6 +295,7 @@ struct TestWorker final : public EventLoop::Handler {
   WorkerCounters counters{};
   std::deque<std::uint64_t> waiting;
   std::vector<std::uint64_t> resume;
+  InputBlocks input_blocks;
   std::vector<std::uint64_t> resume_taken;
   Pacer pacer;
   std::vector<std::uint64_t> paced_due;
