@@ -3,10 +3,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "system_error.h"
 
@@ -38,31 +40,48 @@ char* MapAligned(std::size_t bytes) {
   return base;
 }
 
-// Faults every page in now, so that serving never page-faults.
-void Populate(char* base, std::size_t bytes) {
-  if (madvise(base, bytes, MADV_POPULATE_WRITE) == 0) return;
-  if (errno != EINVAL) {  // EINVAL: a kernel older than 5.14
-    ThrowSystemError(errno, "madvise",
-                     std::to_string(bytes) + " bytes of buffers");
-  }
-  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  for (std::size_t offset = 0; offset < bytes; offset += page) {
-    base[offset] = 0;
-  }
-}
+// Blocks made present at a time: 8 MiB, or one block if larger. A step
+// takes a helper ~2 ms (4 huge pages).
+constexpr std::size_t kStepBytes = 8 << 20;
 
 }  // namespace
 
-BufferPool::BufferPool(std::size_t block_size, std::uint32_t block_count)
-    : block_size_(block_size), block_count_(block_count) {
-  const std::size_t bytes = block_size * block_count;
-  base_ = MapAligned(bytes);
-  Populate(base_, bytes);
+int MakePresent(char* data, std::size_t bytes) {
+  if (madvise(data, bytes, MADV_POPULATE_WRITE) == 0) return 0;
+  if (errno != EINVAL) return -errno;  // EINVAL: a kernel older than 5.14
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  for (std::size_t offset = 0; offset < bytes; offset += page) {
+    data[offset] = 0;
+  }
+  return 0;
+}
+
+BufferPool::BufferPool(std::size_t block_size, std::uint32_t block_count,
+                       std::uint32_t initial_blocks)
+    : block_size_(block_size),
+      block_count_(block_count),
+      step_(static_cast<std::uint32_t>(
+          std::clamp<std::size_t>(kStepBytes / block_size, 1, block_count))) {
+  base_ = MapAligned(block_size * block_count);
+  const std::uint32_t initial =
+      std::min(std::max(initial_blocks, step_), block_count);
+  const int error = MakePresent(base_, block_size * initial);
+  if (error < 0) {
+    ThrowSystemError(
+        -error, "madvise",
+        std::to_string(block_size * initial) + " bytes of buffers");
+  }
   free_.reserve(block_count);
-  for (std::uint32_t i = block_count; i > 0; --i) free_.push_back(i - 1);
+  AddFree(0, initial);
 }
 
 BufferPool::~BufferPool() { munmap(base_, block_size_ * block_count_); }
+
+void BufferPool::AddFree(std::uint32_t first, std::uint32_t count) {
+  // Lowest index on top: the blocks are taken in address order.
+  for (std::uint32_t i = first + count; i > first; --i) free_.push_back(i - 1);
+  ready_ = first + count;
+}
 
 std::uint32_t BufferPool::Acquire() {
   if (free_.empty()) return kNone;
@@ -72,8 +91,27 @@ std::uint32_t BufferPool::Acquire() {
 }
 
 void BufferPool::Release(std::uint32_t block) {
-  assert(block < block_count_ && free_.size() < block_count_);
+  assert(block < ready_ && free_.size() < ready_);
   free_.push_back(block);
+}
+
+std::optional<BufferPool::Growth> BufferPool::NextGrowth() {
+  // Half a step left: the next step should be present before the rest
+  // is taken.
+  if (growing_ != 0 || !can_grow() || free_.size() >= std::max(step_ / 2, 1u)) {
+    return std::nullopt;
+  }
+  growing_ = std::min(step_, block_count_ - ready_);
+  return Growth{Data(ready_), block_size_ * growing_, growing_};
+}
+
+void BufferPool::Grew(int result) {
+  const std::uint32_t blocks = std::exchange(growing_, 0);
+  if (result < 0) {
+    stopped_ = true;
+    return;
+  }
+  AddFree(ready_, blocks);
 }
 
 }  // namespace ferry

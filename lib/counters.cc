@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[30] = {
+const CounterField kCounterFields[31] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -73,6 +73,10 @@ const CounterField kCounterFields[30] = {
     {"rate_limit_waits",
      "Times a response waited for its --limit-rate allowance to grow.", false,
      &WorkerCounters::rate_limit_waits},
+    {"buffer_bytes",
+     "Bytes of the buffer pool made present (grows with use up to "
+     "--buffer-memory).",
+     true, &WorkerCounters::buffer_bytes},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

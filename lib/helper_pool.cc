@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <latch>
 
+#include "buffer_pool.h"
 #include "memory_lock.h"
 #include "signals.h"
 
@@ -93,6 +94,9 @@ void HelperPool::Perform(HelperJob& job) const {
       job.result = LoadBlockMap(job.fd.get());
       job.extents.Load(job.fd.get());  // without one, reads stay whole
       job.fd.Reset();
+      break;
+    case HelperJob::Kind::kPopulate:
+      job.result = MakePresent(job.buffer, job.length);
       break;
     case HelperJob::Kind::kList: {
       std::vector<ListingEntry> entries;

@@ -28,7 +28,7 @@ struct SiteRules;
 
 /// One job and, once done, its result. Owned by the pool while queued.
 struct HelperJob {
-  enum class Kind { kOpen, kRead, kLoadBlockMap, kList };
+  enum class Kind { kOpen, kRead, kLoadBlockMap, kList, kPopulate };
   Kind kind = Kind::kOpen;
   std::uint64_t token = 0;  ///< whose job it is (continuation token)
 
@@ -49,6 +49,9 @@ struct HelperJob {
   std::uint32_t block = 0;
   long result = 0;
   ExtentMap extents;
+
+  // kPopulate: makes `length` bytes of buffers at `buffer` present
+  // (MakePresent); `result` is 0 or a negative errno.
 
   // kList: reads the directory `fd` (owned; `path` beneath the root, its
   // mtime in `opened.status`) as `rules` allow and renders the page `query`

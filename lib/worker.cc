@@ -82,7 +82,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
       real_ip_from_(config.real_ip_from == "off"
                         ? AddressList()
                         : AddressList::Parse(config.real_ip_from)),
-      pool_(config.block_size, BlockCount(config)),
+      pool_(config.block_size, BlockCount(config), /*initial_blocks=*/1),
       reads_(BlockCount(config)),
       aio_(ReadsInFlightShare(queue_, WorkerCount(config), config.queue_depth)),
       loop_(DaemonSignals(), DescriptorLimit()),
@@ -167,6 +167,7 @@ int Worker::Run() {
   // now, since they will raise no signal of their own.
   acceptor_.AcceptEverywhere(*this);
   aio_.Submit();
+  CountBuffers();
   Set(counters_.accepting, 1);
   for (;;) {
     if (stopping_ &&
@@ -193,6 +194,7 @@ int Worker::Run() {
     ResumeTurns();
     ResumePaced();
     WakeWaiters();  // last: everything above may have released blocks
+    GrowPool();
     aio_.Submit();
     CountIteration(MonotonicMicros() - loop_.woke_us());
   }
@@ -228,6 +230,16 @@ void Worker::TakeHelperResults() {
   helpers_.TakeCompleted(&finished_jobs_);
   for (HelperJob& job : finished_jobs_) {
     switch (job.kind) {
+      case HelperJob::Kind::kPopulate:
+        pool_.Grew(static_cast<int>(job.result));
+        CountBuffers();
+        if (job.result < 0) {
+          Log(LogLevel::kWarning,
+              "buffer pool: cannot grow past %u of %u blocks (%s)",
+              pool_.ready_count(), pool_.block_count(),
+              std::strerror(static_cast<int>(-job.result)));
+        }
+        break;
       case HelperJob::Kind::kRead:
         Bump(counters_.helper_reads);
         if (!Deliver(job.token, [&](Connection& c) {
@@ -260,12 +272,30 @@ void Worker::TakeHelperResults() {
   finished_jobs_.clear();
 }
 
+// Free blocks run low: a helper makes the pool's next step present, and
+// its blocks join the free ones when it is done (TakeHelperResults).
+void Worker::GrowPool() {
+  const std::optional<BufferPool::Growth> growth = pool_.NextGrowth();
+  if (!growth) return;
+  HelperJob job;
+  job.kind = HelperJob::Kind::kPopulate;
+  job.buffer = growth->data;
+  job.length = growth->bytes;
+  helpers_.Submit(std::move(job));
+}
+
+void Worker::CountBuffers() {
+  Set(counters_.buffer_bytes,
+      std::uint64_t{pool_.ready_count()} * pool_.block_size());
+}
+
 void Worker::WakeWaiters() {
   ServeWaiters();
   // Every block is held while a connection waits: take back the blocks of
   // connections whose clients stopped reading (they have a socket buffer's
   // worth queued in the kernel), so that they cannot starve the others.
-  if (io_.reclaim_wanted && !waiting_.empty() && pool_.free_count() == 0) {
+  if (io_.reclaim_wanted && !waiting_.empty() && pool_.free_count() == 0 &&
+      !pool_.can_grow()) {
     connections_.ForEach([&](std::uint64_t, Connection& connection) {
       if (connection.Stalled()) connection.ReclaimBlocks(ctx_);
     });

@@ -67,6 +67,8 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   void BeginShutdown();
   void ReapReads();
   void TakeHelperResults();
+  void GrowPool();
+  void CountBuffers();
   void WakeWaiters();
   void ServeWaiters();
   void ResumeTurns();

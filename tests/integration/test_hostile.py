@@ -156,9 +156,10 @@ def test_slowloris_slowhttptest(launch, tree, tmp_path):
     held = [int(r["Connected"]) for r in rows[3:-1]]
     # A precondition on the attacker, not on ferryd: slowhttptest re-opens
     # what the header timeout cuts, and on a loaded host (an ASan build, CI
-    # beside other work) it dips for a second now and then (449 once).
-    # Held: three quarters of the seconds at 500 or more, never under 250.
-    assert held and sorted(held)[len(held) // 4] >= 500 and min(held) >= 250, (
+    # beside other work) it dips for seconds now and then (304..451 for a
+    # third of a run once, averaging 700). Held: 500 on average, never
+    # under 250.
+    assert held and sum(held) / len(held) >= 500 and min(held) >= 250, (
         f"the attack did not hold its connections: {held}")
     assert not normal.failures, normal.failures[:5]
     assert len(latencies) >= 100, f"only {len(latencies)} normal requests in {SLOW_SECONDS}s"

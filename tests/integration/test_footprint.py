@@ -1,0 +1,72 @@
+"""A lean footprint (issue 16): a worker's buffer pool is made present as
+its streams need it, a step at a time by a helper, up to --buffer-memory,
+never all at start; the gauge ferry_buffer_bytes says how much is."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+
+from harness import Reader, build_request, free_port, read_response, wait_until, write_random
+
+MIB = 1 << 20
+
+
+def buffer_bytes(port: int) -> int:
+    """ferry_buffer_bytes of worker 0, from the master's metrics."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        text = Reader(s).read_to_eof().decode()
+    match = re.search(r'^ferry_buffer_bytes\{worker="0"\} (\d+)$', text, re.M)
+    assert match, f"no ferry_buffer_bytes for worker 0:\n{text[:2000]}"
+    return int(match.group(1))
+
+
+def download_in_parallel(ferry, files: dict[str, bytes], clients: int) -> list[str]:
+    """`clients` keep-alive connections, each fetching every file twice."""
+    failures: list[str] = []
+
+    def client():
+        try:
+            with ferry.connect(60) as sock:
+                reader = Reader(sock)
+                for _ in range(2):
+                    for path, data in files.items():
+                        sock.sendall(build_request(path))
+                        resp = read_response(reader)
+                        if resp.status != 200 or resp.body != data:
+                            failures.append(f"{path}: {resp.status}, {len(resp.body)} bytes")
+        except OSError as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return failures
+
+
+def test_the_buffer_pool_grows_with_streams_up_to_buffer_memory(launch, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    files = {f"/f{i}.bin": write_random(root / f"f{i}.bin", 6 * MIB + i * 4097)
+             for i in range(4)}
+    metrics = free_port()
+    ferry = launch(root=root, workers=1,
+                   args=["--buffer-memory", "24M", "--block-size", "1M",
+                         "--read-ahead", "2", "--file-cache", "0",
+                         "--metrics-listen", f"127.0.0.1:{metrics}"])
+    start = wait_until(lambda: buffer_bytes(metrics), 10, message="the worker serving")
+    assert start == 8 * MIB, "a step of 8 MiB at start, not all 24"
+
+    # One stream at a time needs two blocks: no growth.
+    assert ferry.get("/f0.bin").body == files["/f0.bin"]
+    assert buffer_bytes(metrics) == 8 * MIB
+
+    # Twelve streams want 24 blocks: the pool grows, step by step, to its
+    # size and no further, and every byte arrives.
+    assert not download_in_parallel(ferry, files, 12)
+    assert buffer_bytes(metrics) == 24 * MIB
+    ferry.stop()
