@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[30] = {
+const CounterField kCounterFields[32] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -73,6 +73,11 @@ const CounterField kCounterFields[30] = {
     {"rate_limit_waits",
      "Times a response waited for its --limit-rate allowance to grow.", false,
      &WorkerCounters::rate_limit_waits},
+    {"tls_handshakes",
+     "TLS handshakes completed (counted at their first request).", false,
+     &WorkerCounters::tls_handshakes},
+    {"tls_resumed", "TLS handshakes that resumed a session from a ticket.",
+     false, &WorkerCounters::tls_resumed},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

@@ -40,6 +40,8 @@ struct WorkerCounters {
   Counter block_maps;        ///< files whose block map a helper loaded
   Counter rate_limited_bytes;  ///< sent at --limit-rate (past its -after)
   Counter rate_limit_waits;    ///< times a response waited for its rate
+  Counter tls_handshakes;      ///< TLS handshakes that a request followed
+  Counter tls_resumed;         ///< of those, sessions resumed from a ticket
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
@@ -66,7 +68,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[30];
+extern const CounterField kCounterFields[32];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {
