@@ -124,12 +124,6 @@ void Master::StartUp() {
   if (config_.mlock) RaiseMemoryLockLimit();  // while still root
   BlockDaemonSignals();
   CheckConfig(config_, &tls_);  // fail now, in one clear line
-  if (tls_.get() != nullptr) {
-    Log(LogLevel::kNotice,
-        "TLS: %s, session tickets shared by the workers, kTLS %s",
-        config_.ssl_protocols.c_str(),
-        tls_.kernel_tls() ? "on" : "off (tcp_available_ulp has no tls)");
-  }
   credentials_ = ResolveCredentials(config_);
   access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
@@ -144,6 +138,12 @@ void Master::StartUp() {
     }
   }
   OpenListeners();
+  if (tls_.get() != nullptr) {
+    Log(LogLevel::kNotice,
+        "TLS: %s, session tickets shared by the workers, kTLS %s",
+        config_.ssl_protocols.c_str(),
+        tls_.kernel_tls() ? "on" : "off (tcp_available_ulp has no tls)");
+  }
   if (credentials_.fallback) {
     Log(LogLevel::kWarning,
         "--user: the default user '%s' does not exist; serving as %s (create "
