@@ -8,12 +8,16 @@ index, precompressed variants (found, missing, stale) and the error page
 answering the misses, stop it, and examine every syscall a "ferry-worker"
 thread made after the first request was sent. The counters must show helper_opens > 0, i.e. the
 cold lookups really went to the helpers (so the test cannot pass by luck).
+The same audit runs over a TLS (--ssl) listener.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
+import ssl
 import subprocess
 import time
 from collections import defaultdict
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness import (INDEX_HTML, ensure_tracefs, Reader, build_request, children_of, read_response,
-                     thread_names,
+                     free_port, make_certificates, thread_names, tls_args,
                      wait_until, write_random)
 
 pytestmark = pytest.mark.design_rule
@@ -470,3 +474,88 @@ def check_parser(tmp_path):
         fds.update(c)
         verdicts.append(violation(c, fds) is not None)
     assert verdicts == [False, True, True, False, False, True, True, False, True, True]
+
+
+def test_tls_connection_never_blocks(require_root, launch, tmp_path):
+    """The same audit over --ssl: handshakes (full and resumed), cold and
+    cached files, a range, pipelined requests and a garbage ClientHello,
+    with no disk-touching call on a ferry-worker thread; and no worker
+    process ever opens the key or the certificate (the master read them
+    before it forked)."""
+    certs = make_certificates(tmp_path / "certs")
+    root = tmp_path / "root"
+    root.mkdir()
+    files = {f"/t{i}.bin": write_random(root / f"t{i}.bin", 50_000 + i * 90_001)
+             for i in range(6)}
+    files["/big.bin"] = write_random(root / "big.bin", 3 * 1024 * 1024 + 5)
+    os.sync()
+    trace = tmp_path / "strace.log"
+    port = free_port()
+    ferry = launch(root=root, wrapper=["strace", "-f", "-ttt", "-y", "-qq", "-s",
+                                       "96", "-o", str(trace)],
+                   args=[*tls_args(port, certs), "--helper-threads", "2"])
+    known: dict[int, tuple[int, str]] = {}
+
+    def have_threads():
+        snapshot_threads(ferry.pid, known)
+        names = [c for _, c in known.values()]
+        return "ferry-worker" in names and "ferry-helper" in names
+    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads")
+
+    context = ssl.create_default_context(cafile=str(certs["ca"]))
+
+    def connect(session=None) -> ssl.SSLSocket:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        return context.wrap_socket(sock, server_hostname="localhost",
+                                   session=session)
+
+    drop_caches()
+    boundary = time.time()
+    session = None
+    for _ in range(2):  # cold, then cached
+        with connect() as sock:
+            reader = Reader(sock)
+            for path, data in files.items():
+                sock.sendall(build_request(path))
+                assert read_response(reader).body == data, path
+            sock.sendall(build_request("/big.bin", headers={"Range": "bytes=1000-2000000"}))
+            assert read_response(reader).body == files["/big.bin"][1000:2000001]
+            sock.sendall(b"".join(build_request(p) for p in files))
+            for path, data in files.items():
+                assert read_response(reader).body == data, path
+            session = sock.session
+    with connect(session) as sock:
+        assert sock.session_reused
+        sock.sendall(build_request("/t0.bin", close=True))
+        assert read_response(Reader(sock)).body == files["/t0.bin"]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(4096):
+                pass
+
+    snapshot_threads(ferry.pid, known)
+    counters = ferry.stop()
+    assert counters["tls_handshakes"] >= 3 and counters["tls_resumed"] >= 1, counters
+
+    tgid_of = lambda tid: known.get(tid, (tid, ""))[0]  # noqa: E731
+    fds = FdTracker(tgid_of)
+    worker_tids = {tid for tid, (_, comm) in known.items() if comm == "ferry-worker"}
+    assert worker_tids
+    secrets = (str(certs["key"]), str(certs["cert"]))
+    bad = []
+    loop_calls = 0
+    for call in parse_strace(trace):
+        fds.update(call)
+        if (call.name in OPENERS and tgid_of(call.tid) != ferry.pid
+                and any(secret in call.args for secret in secrets)):
+            bad.append(f"tid {call.tid}: a worker opened a TLS file: {call.text[:300]}")
+        if call.tid not in worker_tids or call.ts < boundary:
+            continue
+        loop_calls += 1
+        why = violation(call, fds)
+        if why:
+            bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
+    assert loop_calls > 50, f"only {loop_calls} syscalls by ferry-worker threads"
+    assert not bad, (f"{len(bad)} forbidden calls:\n" + "\n".join(bad[:40]))
