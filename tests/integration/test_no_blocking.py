@@ -221,6 +221,47 @@ def snapshot_threads(master: int, known: dict[int, tuple[int, str]]):
             known[tid] = (pid, comm)
 
 
+def await_threads(ferry, known: dict[int, tuple[int, str]]):
+    """Waits for ferry's worker loop and helper threads, noting all in `known`."""
+    def have_threads():
+        snapshot_threads(ferry.pid, known)
+        names = [c for _, c in known.values()]
+        return "ferry-worker" in names and "ferry-helper" in names
+    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads "
+               f"(seen: {sorted(set(c for _, c in known.values()))})")
+
+
+class LoopAudit:
+    """Fed a trace's calls in order: the ferry-worker (loop) calls made from
+    `boundary` on that may wait on a disk."""
+
+    def __init__(self, known: dict[int, tuple[int, str]], boundary: float):
+        self.tgid_of = lambda tid: known.get(tid, (tid, ""))[0]
+        self.fds = FdTracker(self.tgid_of)
+        self.worker_tids = {tid for tid, (_, comm) in known.items()
+                            if comm == "ferry-worker"}
+        assert self.worker_tids
+        self.boundary = boundary
+        self.loop_calls = 0
+        self.bad: list[str] = []
+
+    def see(self, call: Call):
+        self.fds.update(call)
+        if call.tid not in self.worker_tids or call.ts < self.boundary:
+            return
+        self.loop_calls += 1
+        why = violation(call, self.fds)
+        if why:
+            self.bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
+
+    def check(self):
+        assert self.loop_calls > 50, (
+            f"only {self.loop_calls} syscalls by ferry-worker threads after the "
+            "first request: is the loop thread named 'ferry-worker'?")
+        assert not self.bad, (f"{len(self.bad)} forbidden calls on the worker "
+                              "loop:\n" + "\n".join(self.bad[:40]))
+
+
 def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     """Under strace, no ferry-worker thread makes a disk-touching syscall while
     serving cold/cached files, misses, ranges and a directory index; the cold
@@ -259,13 +300,7 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
                          "--error-page", "404 /e/404.html"])
 
     known: dict[int, tuple[int, str]] = {}
-
-    def have_threads():
-        snapshot_threads(ferry.pid, known)
-        names = [c for _, c in known.values()]
-        return "ferry-worker" in names and "ferry-helper" in names
-    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads "
-               f"(seen: {sorted(set(c for _, c in known.values()))})")
+    await_threads(ferry, known)
 
     drop_caches()
     boundary = time.time()
@@ -329,17 +364,13 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     snapshot_threads(ferry.pid, known)
     counters = ferry.stop()
 
-    tgid_of = lambda tid: known.get(tid, (tid, ""))[0]  # noqa: E731
-    fds = FdTracker(tgid_of)
-    worker_tids = {tid for tid, (_, comm) in known.items() if comm == "ferry-worker"}
-    assert worker_tids
-    bad = []
-    loop_calls = 0
+    audit = LoopAudit(known, boundary)
+    worker_tids = audit.worker_tids
     variant_opens = defaultdict(set)  # name -> {"loop", "helper"}
     error_page_opens = set()  # "loop", "helper"
     listing_reads = set()  # who called getdents64: "loop", "helper"
     for call in parse_strace(trace):
-        fds.update(call)
+        audit.see(call)
         if call.name == "getdents64" and call.ts >= boundary:
             listing_reads.add("loop" if call.tid in worker_tids else "helper")
         m = STRING_RE.search(call.args) if call.name == "openat2" else None
@@ -348,17 +379,7 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
             variant_opens[m.group(1)].add(who)
         if m and call.ts >= error_page_boundary and m.group(1) == "e/404.html":
             error_page_opens.add(who)
-        if call.tid not in worker_tids or call.ts < boundary:
-            continue
-        loop_calls += 1
-        why = violation(call, fds)
-        if why:
-            bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
-    assert loop_calls > 50, (
-        f"only {loop_calls} syscalls by ferry-worker threads after the first "
-        "request: is the loop thread named 'ferry-worker'?")
-    assert not bad, (f"{len(bad)} disk-touching syscalls on the worker loop:\n" +
-                     "\n".join(bad[:40]))
+    audit.check()
     # The variant lookups happened under the trace, the cold ones by helpers
     # once the loop's RESOLVE_CACHED open said EAGAIN.
     for name in ("v/app.js.br", "v/plain.js.br", "v/plain.js.gz",
@@ -495,12 +516,7 @@ def test_tls_connection_never_blocks(require_root, launch, tmp_path):
                                        "96", "-o", str(trace)],
                    args=[*tls_args(port, certs), "--helper-threads", "2"])
     known: dict[int, tuple[int, str]] = {}
-
-    def have_threads():
-        snapshot_threads(ferry.pid, known)
-        names = [c for _, c in known.values()]
-        return "ferry-worker" in names and "ferry-helper" in names
-    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads")
+    await_threads(ferry, known)
 
     context = ssl.create_default_context(cafile=str(certs["ca"]))
 
@@ -539,23 +555,12 @@ def test_tls_connection_never_blocks(require_root, launch, tmp_path):
     counters = ferry.stop()
     assert counters["tls_handshakes"] >= 3 and counters["tls_resumed"] >= 1, counters
 
-    tgid_of = lambda tid: known.get(tid, (tid, ""))[0]  # noqa: E731
-    fds = FdTracker(tgid_of)
-    worker_tids = {tid for tid, (_, comm) in known.items() if comm == "ferry-worker"}
-    assert worker_tids
+    audit = LoopAudit(known, boundary)
     secrets = (str(certs["key"]), str(certs["cert"]))
-    bad = []
-    loop_calls = 0
     for call in parse_strace(trace):
-        fds.update(call)
-        if (call.name in OPENERS and tgid_of(call.tid) != ferry.pid
+        audit.see(call)
+        if (call.name in OPENERS and audit.tgid_of(call.tid) != ferry.pid
                 and any(secret in call.args for secret in secrets)):
-            bad.append(f"tid {call.tid}: a worker opened a TLS file: {call.text[:300]}")
-        if call.tid not in worker_tids or call.ts < boundary:
-            continue
-        loop_calls += 1
-        why = violation(call, fds)
-        if why:
-            bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
-    assert loop_calls > 50, f"only {loop_calls} syscalls by ferry-worker threads"
-    assert not bad, (f"{len(bad)} forbidden calls:\n" + "\n".join(bad[:40]))
+            audit.bad.append(f"tid {call.tid}: a worker opened a TLS file: "
+                             f"{call.text[:300]}")
+    audit.check()
