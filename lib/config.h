@@ -48,12 +48,11 @@ struct Config {
   std::string ssl_certificate = "off";
   std::string ssl_certificate_key = "off";
   std::string ssl_protocols = "TLSv1.2,TLSv1.3";
-  /// Mozilla's "intermediate" TLS 1.2 suites (ECDHE, AEAD); TLS 1.3's are
-  /// OpenSSL's, all modern.
+  /// Mozilla's "intermediate" TLS 1.2 suites without DHE, in its order:
+  /// ECDHE-{ECDSA,RSA}-AES128-GCM-SHA256, -AES256-GCM-SHA384,
+  /// -CHACHA20-POLY1305. TLS 1.3's are OpenSSL's, all modern.
   std::string ssl_ciphers =
-      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+      "ECDHE+AES128+AESGCM:ECDHE+AES256+AESGCM:ECDHE+CHACHA20:!PSK";
   /// Listeners whose connections start with a PROXY protocol header.
   std::vector<ListenAddress> proxy_protocol;
   /// Who may send one: an AddressList ("off" when proxy_protocol is empty).

@@ -20,6 +20,9 @@ int TlsStream::Attach(int fd, SSL_CTX* ctx) {
     Release();
     return -ENOMEM;
   }
+  // GOTCHA: OpenSSL's socket BIO writes with write(2), no MSG_NOSIGNAL:
+  // a client that reset raises SIGPIPE, which the daemon ignores
+  // (BlockDaemonSignals), as for sendfile().
   SSL_set_accept_state(ssl_);
   if (!staged_) staged_ = std::make_unique<char[]>(kRecordBytes);
   return 0;
@@ -56,7 +59,8 @@ ssize_t TlsStream::Failure(int result, bool sending) {
     case SSL_ERROR_ZERO_RETURN:  // close_notify, or EOF (IGNORE_UNEXPECTED_EOF)
       return sending ? -EPIPE : 0;
     case SSL_ERROR_SYSCALL:
-      if (saved_errno == EINTR || saved_errno == EAGAIN) return -EAGAIN;
+      if (saved_errno == EINTR) return -EINTR;
+      if (saved_errno == EAGAIN) return -EAGAIN;
       return saved_errno != 0 ? -saved_errno : (sending ? -EPIPE : 0);
     default:  // a protocol error: garbage, a refused version, a bad MAC
       return -EPROTO;
