@@ -381,7 +381,12 @@ void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
   if (stopping_ || !loop_.Mappable(fd) ||
       connections_.live() >= connections_.capacity()) {
     Bump(counters_.rejected);
-    (void)!send(fd, busy_response_.data(), busy_response_.size(), MSG_NOSIGNAL);
+    // A TLS client would read the plain 503 as a broken handshake: it is
+    // only closed.
+    if (!tls) {
+      (void)!send(fd, busy_response_.data(), busy_response_.size(),
+                  MSG_NOSIGNAL);
+    }
     return;
   }
   try {

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import (HELLO, Reader, build_request, ferryd_path, free_port,
-                     make_certificates, openssl, read_response, tls_args,
-                     wait_until, write_random)
+from harness import (HELLO, Reader, build_request, closed_unanswered,
+                     ferryd_path, free_port, make_certificates, openssl,
+                     read_response, tls_args, wait_until, write_random)
 
 HEADER_TIMEOUT = 2
 BIG = 3 * 1024 * 1024 + 12345  # through the read window (past --block-size)
@@ -385,3 +385,21 @@ def test_bad_certificate_or_key_is_one_line_naming_the_flag(tmp_path, certs):
                                   f"127.0.0.1:{free_port()}",
                                   *tls_args(port, certs)[4:]])
     assert "no listener has this address" in line, line
+
+
+def test_over_max_connections_closed_without_plain_bytes(launch, tmp_path, certs):
+    """Past --max-connections a plain client gets a 503; a TLS one, which
+    would read it as a broken handshake, is just closed."""
+    port = free_port()
+    ferry = launch(args=[*tls_args(port, certs), "--max-connections", "2"])
+    ferry.tls_port, ferry.certs = port, certs
+    held = [tls_connect(ferry) for _ in range(2)]
+    try:
+        for sock in held:  # both served: both counted as open
+            sock.sendall(build_request("/hello.txt"))
+            assert read_response(Reader(sock)).body == HELLO
+        with socket.create_connection(("127.0.0.1", port), 10) as sock:
+            assert closed_unanswered(sock)
+    finally:
+        for sock in held:
+            sock.close()
