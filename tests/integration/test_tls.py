@@ -4,7 +4,8 @@ The test makes its own CA and an ECDSA P-256 server certificate with the
 openssl CLI, and talks to ferryd with curl, wget, Python's ssl and
 openssl s_client: files, ranges and conditionals byte-exact; pipelined
 requests (decrypted bytes that no socket signal announces); TLS 1.1
-refused; a session resumed on the other worker; garbage and half a
+refused; a session resumed on the other worker, and new ticket keys on
+reload; over --max-connections closed without plain bytes; garbage and half a
 ClientHello closed; 200 concurrent handshakes; the key-permission warning
 and the one-line start-up errors.
 """
@@ -15,6 +16,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -264,6 +266,26 @@ def test_session_resumes_on_another_worker(launch, tmp_path, certs):
     counters = ferry.stop()
     assert counters["tls_resumed"] >= 2
     assert counters["tls_handshakes"] > counters["tls_resumed"]
+
+
+def test_reload_makes_new_ticket_keys(launch, tmp_path, certs):
+    """SIGHUP: the new workers share new ticket keys; a ticket from before
+    makes a full handshake, one from after resumes."""
+    port = free_port()
+    ferry = launch(args=tls_args(port, certs))
+    ferry.tls_port, ferry.certs = port, certs
+    request = build_request("/hello.txt", close=True)
+    before, after = tmp_path / "before.pem", tmp_path / "after.pem"
+    assert "New, " in s_client(ferry, "-sess_out", str(before), request=request)[1]
+    assert "Reused, " in s_client(ferry, "-sess_in", str(before), request=request)[1]
+    os.kill(ferry.pid, signal.SIGHUP)
+    wait_until(lambda: b"reloaded the configuration" in
+               ferry.stderr_path.read_bytes(), 15, message="the reload")
+    assert b"new TLS session ticket keys" in ferry.stderr_path.read_bytes()
+    status, text = s_client(ferry, "-sess_in", str(before), request=request)
+    assert status == 0 and "New, " in text, text
+    assert "New, " in s_client(ferry, "-sess_out", str(after), request=request)[1]
+    assert "Reused, " in s_client(ferry, "-sess_in", str(after), request=request)[1]
 
 
 # -- hostile clients ---------------------------------------------------------
