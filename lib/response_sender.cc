@@ -45,7 +45,8 @@ void ResponseSender::SelectFilePiece(std::size_t from) {
 }
 
 // Gathers what goes out next by sendmsg(). Stops before file bytes that
-// leave by sendfile(), and says so in `sendfile_next`.
+// leave by sendfile() (when `sendfile_ok`: the stream sends files), and
+// says so in `sendfile_next`.
 int ResponseSender::Gather(iovec* iov, bool sendfile_ok, bool* sendfile_next) {
   *sendfile_next = false;
   int n = 0;
