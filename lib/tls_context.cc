@@ -94,16 +94,26 @@ bool ParseTlsProtocols(const std::string& text, int* lowest, int* highest) {
   return *lowest != 0;
 }
 
-TlsContext::TlsContext(const Config& config) {
+TlsContext::TlsContext(const Config& config)
+    : ctx_(SSL_CTX_new(TLS_server_method())) {
+  if (ctx_ == nullptr) {
+    throw ConfigError("--ssl: cannot make a TLS context: " + OpenSslReason());
+  }
+  try {
+    Configure(config);
+  } catch (...) {
+    SSL_CTX_free(ctx_);  // no destructor runs for a constructor that threw
+    ctx_ = nullptr;
+    throw;
+  }
+}
+
+void TlsContext::Configure(const Config& config) {
   int lowest = 0;
   int highest = 0;
   if (!ParseTlsProtocols(config.ssl_protocols, &lowest, &highest)) {
     Fail("--ssl-protocols", config.ssl_protocols,
          "is not a list of TLSv1.2 and TLSv1.3");
-  }
-  ctx_ = SSL_CTX_new(TLS_server_method());
-  if (ctx_ == nullptr) {
-    throw ConfigError("--ssl: cannot make a TLS context: " + OpenSslReason());
   }
   SSL_CTX_set_min_proto_version(ctx_, lowest);
   SSL_CTX_set_max_proto_version(ctx_, highest);

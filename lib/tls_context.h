@@ -40,6 +40,8 @@ class TlsContext {
   void NewTicketKeys();
 
  private:
+  void Configure(const Config& config);
+
   SSL_CTX* ctx_ = nullptr;
   bool kernel_tls_ = false;
 };
