@@ -14,7 +14,9 @@ namespace ferry {
 /// One client's bytes, both ways. Non-blocking: every call returns at once
 /// with a byte count or a negative errno (-EAGAIN: wait for the socket's
 /// next signal; -EINTR: call again). Receive() returns 0 at the end of the
-/// client's input.
+/// client's input; one that returns fewer bytes than asked leaves nothing
+/// buffered in the stream (the connection then waits for the socket's next
+/// signal: bytes a stream kept back would wait forever).
 class ByteStream {
  public:
   virtual ~ByteStream() = default;
