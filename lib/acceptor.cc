@@ -39,8 +39,12 @@ void Acceptor::WatchShared(bool watch) {
 void Acceptor::AcceptAll(int listener, Sink& sink) {
   if (stopped_ || paused_) return;
   bool proxy_protocol = false;
+  bool tls = false;
   for (const WorkerListener& mine : listeners_) {
-    if (mine.fd.get() == listener) proxy_protocol = mine.proxy_protocol;
+    if (mine.fd.get() == listener) {
+      proxy_protocol = mine.proxy_protocol;
+      tls = mine.tls;
+    }
   }
   for (;;) {
     sockaddr_storage peer{};
@@ -48,7 +52,7 @@ void Acceptor::AcceptAll(int listener, Sink& sink) {
     int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      sink.OnAccepted(UniqueFd(fd), peer, proxy_protocol);
+      sink.OnAccepted(UniqueFd(fd), peer, proxy_protocol, tls);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

@@ -22,6 +22,7 @@ struct WorkerListener {
   UniqueFd fd;
   bool shared = false;  ///< waited on with EPOLLEXCLUSIVE, not signal-driven
   bool proxy_protocol = false;  ///< clients come through a proxy
+  bool tls = false;             ///< clients speak TLS (--ssl)
 };
 
 class Acceptor {
@@ -30,9 +31,9 @@ class Acceptor {
   class Sink {
    public:
     /// A new non-blocking client socket, its peer's address, and whether
-    /// it came to a --proxy-protocol listener.
+    /// it came to a --proxy-protocol listener, and to an --ssl one.
     virtual void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
-                            bool proxy_protocol) = 0;
+                            bool proxy_protocol, bool tls) = 0;
 
    protected:
     ~Sink() = default;

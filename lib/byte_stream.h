@@ -14,7 +14,9 @@ namespace ferry {
 /// One client's bytes, both ways. Non-blocking: every call returns at once
 /// with a byte count or a negative errno (-EAGAIN: wait for the socket's
 /// next signal; -EINTR: call again). Receive() returns 0 at the end of the
-/// client's input.
+/// client's input; one that returns fewer bytes than asked leaves nothing
+/// buffered in the stream (the connection then waits for the socket's next
+/// signal: bytes a stream kept back would wait forever).
 class ByteStream {
  public:
   virtual ~ByteStream() = default;
@@ -28,6 +30,15 @@ class ByteStream {
   /// SocketStream's raises SIGPIPE, which the daemon ignores
   /// (BlockDaemonSignals); a process that does not must do the same.
   virtual ssize_t SendFile(int file, off_t* offset, std::size_t length) = 0;
+  /// False when SendFile() cannot be used: the sender gathers the bytes
+  /// and calls Send() instead (TLS encrypts them in user space).
+  virtual bool SendsFiles() const { return true; }
+  /// Sends what Send() took but could not pass on yet; 0 when nothing is
+  /// left, -EAGAIN to be called again at the next POLLOUT signal.
+  virtual ssize_t Flush() { return 0; }
+  /// The last -EAGAIN waits for the other readiness: a receive for POLLOUT,
+  /// a send for POLLIN (TLS: a handshake message or record to pass on).
+  virtual bool WaitsForOtherDirection() const { return false; }
   /// No more bytes from us; the client's input can still be read.
   virtual void ShutdownWrite() = 0;
   /// Bytes sent that the client has not acknowledged yet.

@@ -15,6 +15,7 @@
 #include "http_request.h"
 #include "http_syntax.h"
 #include "path_pattern.h"
+#include "tls_context.h"
 
 namespace ferry {
 namespace {
@@ -51,6 +52,19 @@ po::options_description SettingOptions() {
       ("listen", po::value<std::vector<std::string>>()->value_name("ADDR"),
        "listen on HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH; "
        "repeatable (default 127.0.0.1:8080, none with socket activation)")
+      ("ssl", po::value<std::vector<std::string>>()->value_name("ADDR"),
+       "the listener at ADDR (as --listen names it) speaks TLS (HTTPS), "
+       "with --ssl-certificate and --ssl-certificate-key; repeatable (off: "
+       "none)")
+      ("ssl-certificate", Text("FILE", d.ssl_certificate),
+       "the PEM certificate chain of the --ssl listeners, server first")
+      ("ssl-certificate-key", Text("FILE", d.ssl_certificate_key),
+       "its PEM private key, read by the master before the workers start "
+       "(keep it mode 600)")
+      ("ssl-protocols", Text("LIST", d.ssl_protocols),
+       "the TLS versions accepted: TLSv1.2, TLSv1.3 or both")
+      ("ssl-ciphers", Text("LIST", d.ssl_ciphers),
+       "the TLS 1.2 cipher suites, in OpenSSL's syntax, preferred in order")
       ("proxy-protocol", po::value<std::vector<std::string>>()
                              ->value_name("ADDR"),
        "the listener at ADDR (as --listen names it) is behind a load "
@@ -363,6 +377,20 @@ class Validator {
     }
   }
 
+  /// A repeatable option naming listeners as --listen does ("off": none).
+  std::vector<ListenAddress> Addresses(const std::string& name) const {
+    std::vector<ListenAddress> addresses;
+    for (const std::string& text : Repeated(name)) {
+      try {
+        addresses.push_back(ParseListenAddress(text));
+      } catch (const ConfigError&) {
+        Fail(name, text,
+             "is not HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH");
+      }
+    }
+    return addresses;
+  }
+
   std::vector<ListenAddress> Listen() const {
     std::vector<ListenAddress> addresses;
     for (const auto& text : vm_["listen"].as<std::vector<std::string>>()) {
@@ -392,14 +420,24 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   } else {
     c.listen = {ParseListenAddress(kDefaultListen)};
   }
-  for (const std::string& text : v.Repeated("proxy-protocol")) {
-    try {
-      c.proxy_protocol.push_back(ParseListenAddress(text));
-    } catch (const ConfigError&) {
-      v.Fail("proxy-protocol", text,
-             "is not HOST:PORT, [IPV6]:PORT, :PORT, PORT or unix:PATH");
-    }
+  c.ssl = v.Addresses("ssl");
+  c.ssl_certificate = v.String("ssl-certificate");
+  c.ssl_certificate_key = v.String("ssl-certificate-key");
+  if (!c.ssl.empty() && c.ssl_certificate == "off") {
+    v.Fail("ssl-certificate", "off", "is needed with --ssl");
   }
+  if (!c.ssl.empty() && c.ssl_certificate_key == "off") {
+    v.Fail("ssl-certificate-key", "off", "is needed with --ssl");
+  }
+  c.ssl_protocols = v.String("ssl-protocols");
+  int lowest = 0;
+  int highest = 0;
+  if (!ParseTlsProtocols(c.ssl_protocols, &lowest, &highest)) {
+    v.Fail("ssl-protocols", c.ssl_protocols,
+           "is not a list of TLSv1.2 and TLSv1.3 (nothing older is accepted)");
+  }
+  c.ssl_ciphers = v.String("ssl-ciphers");
+  c.proxy_protocol = v.Addresses("proxy-protocol");
   c.proxy_protocol_from = v.Networks("proxy-protocol-from", true);
   if (!c.proxy_protocol.empty() && c.proxy_protocol_from == "off") {
     v.Fail("proxy-protocol-from", "off",
@@ -693,6 +731,11 @@ std::string DescribeConfig(const Config& c) {
     out << "# listen = " << kDefaultListen
         << "  (default; none with socket activation)\n";
   }
+  DescribeRepeated(out, "ssl", ListenTexts(c.ssl));
+  out << "ssl-certificate = " << c.ssl_certificate << "\n"
+      << "ssl-certificate-key = " << c.ssl_certificate_key << "\n"
+      << "ssl-protocols = " << c.ssl_protocols << "\n"
+      << "ssl-ciphers = " << c.ssl_ciphers << "\n";
   DescribeRepeated(out, "proxy-protocol", ListenTexts(c.proxy_protocol));
   out << "proxy-protocol-from = " << c.proxy_protocol_from << "\n";
   out << "real-ip-from = " << c.real_ip_from << "\n"

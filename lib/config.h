@@ -41,6 +41,18 @@ struct Config {
   std::string root;  ///< default: the packaged document root (see config.cc)
   std::vector<ListenAddress> listen;  ///< empty with socket activation
   bool listen_given = false;          ///< --listen appeared somewhere
+  /// --ssl: the listeners whose clients speak TLS, with the certificate
+  /// chain and private key (PEM files, read by the master as root) and the
+  /// protocols and TLS 1.2 ciphers they accept.
+  std::vector<ListenAddress> ssl;
+  std::string ssl_certificate = "off";
+  std::string ssl_certificate_key = "off";
+  std::string ssl_protocols = "TLSv1.2,TLSv1.3";
+  /// Mozilla's "intermediate" TLS 1.2 suites without DHE, in its order:
+  /// ECDHE-{ECDSA,RSA}-AES128-GCM-SHA256, -AES256-GCM-SHA384,
+  /// -CHACHA20-POLY1305. TLS 1.3's are OpenSSL's, all modern.
+  std::string ssl_ciphers =
+      "ECDHE+AES128+AESGCM:ECDHE+AES256+AESGCM:ECDHE+CHACHA20:!PSK";
   /// Listeners whose connections start with a PROXY protocol header.
   std::vector<ListenAddress> proxy_protocol;
   /// Who may send one: an AddressList ("off" when proxy_protocol is empty).

@@ -37,10 +37,12 @@ void CountStatus(int status, WorkerCounters& counters) {
 
 void Connection::Start(UniqueFd socket, std::uint64_t token,
                        const sockaddr_storage& peer, bool proxy_header,
-                       ServingContext& ctx) {
+                       bool tls, ServingContext& ctx) {
   socket_ = std::move(socket);
   socket_fd_ = socket_.get();
   socket_stream_.Attach(socket_fd_);
+  stream_ = &socket_stream_;
+  tls_uncounted_ = false;
   sender_.layout().server = ctx.config.server_header;
   token_ = token;
   SetClient(peer);
@@ -60,6 +62,14 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   // A client that has sent nothing yet gets the header timeout, not the
   // keep-alive one: silent sockets must not hold slots for long.
   deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
+  if (tls) {
+    if (ctx.tls == nullptr || tls_stream_.Attach(socket_fd_, ctx.tls) < 0) {
+      Close(ctx);
+      return;
+    }
+    stream_ = &tls_stream_;
+    tls_uncounted_ = true;
+  }
   OnReadable(ctx);
 }
 
@@ -67,10 +77,20 @@ void Connection::OnSocketEvent(std::uint32_t band, ServingContext& ctx) {
   if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) maybe_readable_ = true;
   switch (state_) {
     case State::kReadingRequest:
-      if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) OnReadable(ctx);
+      if (band & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) {
+        OnReadable(ctx);
+      } else if ((band & POLLOUT) && stream_->WaitsForOtherDirection()) {
+        maybe_readable_ = true;  // a handshake message had to wait for room
+        OnReadable(ctx);
+      }
       break;
     case State::kStreaming:
-      if (band & (POLLOUT | POLLERR | POLLHUP)) OnWritable(ctx);
+      // Room to send; or (TLS) the record a send waited to read came.
+      if ((band & (POLLOUT | POLLERR | POLLHUP)) ||
+          ((band & POLLIN) && want_write_ &&
+           stream_->WaitsForOtherDirection())) {
+        OnWritable(ctx);
+      }
       break;
     case State::kLingering:
       OnLingerReadable(ctx);
@@ -168,6 +188,7 @@ void Connection::ReadRequests(ServingContext& ctx) {
     std::size_t room = input_.room();
     ssize_t n = stream_->Receive(input_.space(), room);
     if (n > 0) {
+      if (tls_uncounted_) CountHandshake(ctx);
       if (input_.size() == 0) {
         deadline_ms_ = ctx.now_ms + ctx.config.header_timeout.count();
       }
@@ -742,6 +763,7 @@ void Connection::Close(ServingContext& ctx) {
   if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
   EndResponse();
   input_.Release();
+  tls_stream_.Release();  // no alert: the socket closes now
   socket_.Reset();
   state_ = State::kClosed;
 }
@@ -756,6 +778,13 @@ void Connection::EndResponse() {
   lookup_.Release();
   sender_.layout().fields.clear();
   sender_.ReleaseScratch();
+}
+
+// The first request bytes came through a completed handshake.
+void Connection::CountHandshake(ServingContext& ctx) {
+  tls_uncounted_ = false;
+  Bump(ctx.counters.tls_handshakes);
+  if (tls_stream_.Resumed()) Bump(ctx.counters.tls_resumed);
 }
 
 void Connection::QueueResume(ServingContext& ctx) {

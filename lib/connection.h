@@ -39,6 +39,7 @@
 #include "response_sender.h"
 #include "send_limit.h"
 #include "send_rate.h"
+#include "tls_stream.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -66,6 +67,8 @@ struct ServingContext {
   /// `real_ip_header`; nullptr when off.
   const AddressList* real_ip_from = nullptr;
   RealIpHeader real_ip_header = RealIpHeader::kXForwardedFor;
+  /// The TLS context of the --ssl listeners; nullptr when none.
+  SSL_CTX* tls = nullptr;
   RequestLimits limits;
   bool access_log = false;  ///< write an access record per response
   AccessLogFormat access_log_format = AccessLogFormat::kCombined;
@@ -98,9 +101,11 @@ class Connection {
   /// once (signals report changes only, so data already there raises
   /// none). `proxy_header`: the client is a proxy whose first bytes are a
   /// PROXY protocol header, naming the client to log instead; without a
-  /// valid one the connection closes.
+  /// valid one the connection closes. `tls`: the client came to an --ssl
+  /// listener; the handshake (with ctx.tls) comes first, in the header
+  /// timeout, and every byte after goes through it.
   void Start(UniqueFd socket, std::uint64_t token, const sockaddr_storage& peer,
-             bool proxy_header, ServingContext& ctx);
+             bool proxy_header, bool tls, ServingContext& ctx);
 
   /// The socket's signal said `band` (POLLIN, POLLOUT, POLLERR, POLLHUP...),
   /// or a rescan found it so. A hint: acting on a stale one is harmless.
@@ -210,6 +215,7 @@ class Connection {
   void Close(ServingContext& ctx);
   void CloseWithReset(ServingContext& ctx);
   void EndResponse();
+  void CountHandshake(ServingContext& ctx);
   void QueueResume(ServingContext& ctx);
   void Pace(ServingContext& ctx);
   BodySource& Body() {
@@ -219,10 +225,14 @@ class Connection {
 
   UniqueFd socket_;
   int socket_fd_ = -1;
-  /// Every receive and send goes through stream_: the plain socket today
-  /// (socket_stream_ on socket_), TLS tomorrow.
+  /// Every receive and send goes through stream_: the plain socket
+  /// (socket_stream_ on socket_), or TLS over it (tls_stream_).
   SocketStream socket_stream_;
+  TlsStream tls_stream_;
   ByteStream* stream_ = &socket_stream_;
+  /// A TLS connection whose handshake is not counted yet (see
+  /// WorkerCounters::tls_handshakes).
+  bool tls_uncounted_ = false;
   std::uint64_t token_ = 0;
   State state_ = State::kClosed;
   std::int64_t deadline_ms_ = 0;

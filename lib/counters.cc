@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[31] = {
+const CounterField kCounterFields[33] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -77,6 +77,11 @@ const CounterField kCounterFields[31] = {
      "Bytes of the buffer pool made present (grows with use up to "
      "--buffer-memory).",
      true, &WorkerCounters::buffer_bytes},
+    {"tls_handshakes",
+     "TLS handshakes completed (counted at their first request).", false,
+     &WorkerCounters::tls_handshakes},
+    {"tls_resumed", "TLS handshakes that resumed a session from a ticket.",
+     false, &WorkerCounters::tls_resumed},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

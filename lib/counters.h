@@ -41,6 +41,8 @@ struct WorkerCounters {
   Counter rate_limited_bytes;  ///< sent at --limit-rate (past its -after)
   Counter rate_limit_waits;    ///< times a response waited for its rate
   Counter buffer_bytes;        ///< a gauge: the buffer pool made present
+  Counter tls_handshakes;      ///< TLS handshakes that a request followed
+  Counter tls_resumed;         ///< of those, sessions resumed from a ticket
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
@@ -67,7 +69,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[31];
+extern const CounterField kCounterFields[33];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

@@ -231,16 +231,25 @@ bool BoundTo(int fd, const ListenAddress& address) {
 
 void ListenerSet::MarkProxyProtocol(
     const std::vector<ListenAddress>& addresses) {
+  Mark(addresses, "--proxy-protocol", &Listener::proxy_protocol);
+}
+
+void ListenerSet::MarkTls(const std::vector<ListenAddress>& addresses) {
+  Mark(addresses, "--ssl", &Listener::tls);
+}
+
+void ListenerSet::Mark(const std::vector<ListenAddress>& addresses,
+                       const char* flag, bool Listener::*what) {
   for (const ListenAddress& address : addresses) {
     bool found = false;
     for (Listener& listener : listeners_) {
       if (BoundTo(listener.fd.get(), address)) {
-        listener.proxy_protocol = true;
+        listener.*what = true;
         found = true;
       }
     }
     if (!found) {
-      throw std::runtime_error("--proxy-protocol " + address.text +
+      throw std::runtime_error(std::string(flag) + " " + address.text +
                                ": no listener has this address");
     }
   }
@@ -259,8 +268,9 @@ std::vector<int> ListenerSet::ForWorker(unsigned index) const {
 std::vector<std::string> ListenerSet::Names() const {
   std::vector<std::string> names;
   for (const Listener& listener : listeners_) {
-    if (std::find(names.begin(), names.end(), listener.name) == names.end()) {
-      names.push_back(listener.name);
+    const std::string name = listener.name + (listener.tls ? " (TLS)" : "");
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
     }
   }
   return names;

@@ -22,6 +22,8 @@ struct Listener {
   unsigned worker = 0;
   /// Its connections start with a PROXY protocol header (--proxy-protocol).
   bool proxy_protocol = false;
+  /// Its clients speak TLS (--ssl).
+  bool tls = false;
 };
 
 /// All of the daemon's listeners, made by the master before it forks.
@@ -44,17 +46,23 @@ class ListenerSet {
   /// as taking the PROXY protocol, inherited ones too. Throws
   /// std::runtime_error naming the first address no listener has.
   void MarkProxyProtocol(const std::vector<ListenAddress>& addresses);
+  /// The same for --ssl: the listeners whose clients speak TLS.
+  void MarkTls(const std::vector<ListenAddress>& addresses);
 
   /// The listeners worker `index` serves: its own and the shared ones.
   std::vector<int> ForWorker(unsigned index) const;
 
-  /// One name per distinct address, for the start-up message.
+  /// One name per distinct address, for the start-up message; a TLS
+  /// listener's ends in " (TLS)".
   std::vector<std::string> Names() const;
 
   bool empty() const { return listeners_.empty(); }
   const std::vector<Listener>& all() const { return listeners_; }
 
  private:
+  void Mark(const std::vector<ListenAddress>& addresses, const char* flag,
+            bool Listener::*what);
+
   std::vector<Listener> listeners_;
 };
 

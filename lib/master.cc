@@ -61,6 +61,7 @@ void Master::OpenListeners() {
     listeners_.OpenOwn(config_.listen, workers_);
   }
   listeners_.MarkProxyProtocol(config_.proxy_protocol);
+  listeners_.MarkTls(config_.ssl);
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
@@ -122,7 +123,7 @@ void Master::StartUp() {
   RaiseDescriptorLimit();
   if (config_.mlock) RaiseMemoryLockLimit();  // while still root
   BlockDaemonSignals();
-  CheckConfig(config_);  // fail now, in one clear line
+  CheckConfig(config_, &tls_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
   access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
@@ -137,6 +138,12 @@ void Master::StartUp() {
     }
   }
   OpenListeners();
+  if (tls_.get() != nullptr) {
+    Log(LogLevel::kNotice,
+        "TLS: %s, session tickets shared by the workers, kTLS %s",
+        config_.ssl_protocols.c_str(),
+        tls_.kernel_tls() ? "on" : "off (tcp_available_ulp has no tls)");
+  }
   if (credentials_.fallback) {
     Log(LogLevel::kWarning,
         "--user: the default user '%s' does not exist; serving as %s (create "
@@ -315,7 +322,7 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
   for (const Listener& listener : listeners_.all()) {
     if (listener.shared || listener.worker == slot % workers_) {
       mine.push_back({UniqueFd(dup(listener.fd.get())), listener.shared,
-                      listener.proxy_protocol});
+                      listener.proxy_protocol, listener.tls});
     }
   }
   listeners_ = ListenerSet();  // close every socket that is not ours
@@ -334,7 +341,7 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
     if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096, config_.access_log, std::move(access_file));
     Worker worker(config_, std::move(root), mime_, std::move(mine),
-                  std::move(channel), counters_.worker(slot));
+                  std::move(channel), counters_.worker(slot), tls_.get());
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());
@@ -368,6 +375,20 @@ void Master::Reload() {
           "reload: --proxy-protocol cannot change without a restart");
       next.proxy_protocol = config_.proxy_protocol;
     }
+    if (ListenTexts(next.ssl) != ListenTexts(config_.ssl) ||
+        next.ssl_certificate != config_.ssl_certificate ||
+        next.ssl_certificate_key != config_.ssl_certificate_key ||
+        next.ssl_protocols != config_.ssl_protocols ||
+        next.ssl_ciphers != config_.ssl_ciphers) {
+      Log(LogLevel::kWarning,
+          "reload: --ssl and its certificate, key, protocols and ciphers "
+          "cannot change without a restart");
+      next.ssl = config_.ssl;
+      next.ssl_certificate = config_.ssl_certificate;
+      next.ssl_certificate_key = config_.ssl_certificate_key;
+      next.ssl_protocols = config_.ssl_protocols;
+      next.ssl_ciphers = config_.ssl_ciphers;
+    }
     if (next.metrics_listen.text != config_.metrics_listen.text) {
       Log(LogLevel::kWarning,
           "reload: --metrics-listen cannot change without a restart");
@@ -385,6 +406,12 @@ void Master::Reload() {
     SetLogLevel(ParseLogLevel(config_.log_level));
     mime_ = MimeTypes();
     mime_.LoadFile(config_.mime_types);
+    if (tls_.get() != nullptr) {
+      // The new generation shares new keys: tickets of the old one no
+      // longer resume (a full handshake instead).
+      tls_.NewTicketKeys();
+      Log(LogLevel::kNotice, "reload: new TLS session ticket keys");
+    }
     processes_.SwitchGeneration();  // the new workers fork with all of that
     reload_deadline_ms_ = MonotonicMillis() + kReloadSwitchMillis;
     return;  // READY=1 once the new workers took over
@@ -407,7 +434,7 @@ void Master::FinishReloadWhenSwitched(std::int64_t now) {
   Notify("READY=1\nSTATUS=" + StatusLine());
 }
 
-void CheckConfig(const Config& config) {
+void CheckConfig(const Config& config, TlsContext* tls) {
   try {
     DocumentRoot root(config.root);
   } catch (const std::system_error& error) {
@@ -416,6 +443,10 @@ void CheckConfig(const Config& config) {
   }
   // It can be opened: that is all we wanted.
   OpenAccessLog(config, ResolveCredentials(config));
+  if (!config.ssl.empty()) {
+    TlsContext loaded(config);
+    if (tls != nullptr) *tls = std::move(loaded);
+  }
 }
 
 UniqueFd OpenAccessLog(const Config& config, const Credentials& credentials) {

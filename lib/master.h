@@ -20,6 +20,7 @@
 #include "privileges.h"
 #include "service_manager.h"
 #include "signals.h"
+#include "tls_context.h"
 #include "unique_fd.h"
 #include "worker_processes.h"
 
@@ -27,7 +28,7 @@ namespace ferry {
 
 /// Checks what option parsing cannot: the document root opens as a
 /// directory, --user and --group exist. Throws ConfigError naming the flag.
-void CheckConfig(const Config& config);
+void CheckConfig(const Config& config, TlsContext* tls = nullptr);
 
 /// Runs the daemon with `config` until SIGTERM/SIGINT and returns the exit
 /// status. `argc`/`argv` are kept to re-read the config file on SIGHUP.
@@ -87,6 +88,9 @@ class Master {
   /// Loaded here, before the workers exist, so that no worker loop reads
   /// /etc/mime.types; they inherit it.
   MimeTypes mime_;
+  /// --ssl: certificate, key and ticket keys, loaded here as root before
+  /// the workers fork; they inherit it and never open the key file.
+  TlsContext tls_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
   bool draining_ = false;          ///< SIGTERM with --drain-time: still serving

@@ -45,8 +45,9 @@ void ResponseSender::SelectFilePiece(std::size_t from) {
 }
 
 // Gathers what goes out next by sendmsg(). Stops before file bytes that
-// leave by sendfile(), and says so in `sendfile_next`.
-int ResponseSender::Gather(iovec* iov, bool* sendfile_next) {
+// leave by sendfile() (when `sendfile_ok`: the stream sends files), and
+// says so in `sendfile_next`.
+int ResponseSender::Gather(iovec* iov, bool sendfile_ok, bool* sendfile_next) {
   *sendfile_next = false;
   int n = 0;
   // Text (the head, a part head) waits for the file bytes that follow it,
@@ -64,7 +65,7 @@ int ResponseSender::Gather(iovec* iov, bool* sendfile_next) {
       continue;
     }
     if (p != file_piece_ && !body_->ServesAnyRange()) break;  // not read yet
-    if (body_->SendfileFd(position, end) >= 0) {
+    if (sendfile_ok && body_->SendfileFd(position, end) >= 0) {
       *sendfile_next = true;
       break;
     }
@@ -83,11 +84,18 @@ ResponseSender::Turn ResponseSender::SendTurn(ByteStream& stream,
   iovec iov[kMaxIovecs];
   std::uint64_t turn_sent = 0;
   for (;;) {
-    if (done()) return {Status::kDone, turn_sent};
+    if (done()) {
+      // What the stream still holds goes out before the response is done.
+      const ssize_t flushed = stream.Flush();
+      if (flushed == 0) return {Status::kDone, turn_sent};
+      if (flushed == -EINTR) continue;
+      return {flushed == -EAGAIN ? Status::kBlocked : Status::kFailed,
+              turn_sent};
+    }
     if (turn_sent >= budget) return {Status::kYielded, turn_sent};
     std::uint64_t left = budget - turn_sent;
     bool sendfile_next = false;
-    int count = Gather(iov, &sendfile_next);
+    int count = Gather(iov, stream.SendsFiles(), &sendfile_next);
     ssize_t n = 0;
     if (count > 0) {
       // MSG_MORE holds a head back for the file bytes sendfile() adds, so

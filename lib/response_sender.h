@@ -55,7 +55,7 @@ class ResponseSender {
   static constexpr std::size_t kKeptTextBytes = 4096;
   static constexpr std::size_t kKeptPieces = 64;
 
-  int Gather(iovec* iov, bool* sendfile_next);
+  int Gather(iovec* iov, bool sendfile_ok, bool* sendfile_next);
   void Consume(std::uint64_t bytes);
   void SelectFilePiece(std::size_t from);
 

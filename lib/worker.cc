@@ -66,7 +66,7 @@ std::chrono::milliseconds TickPeriod(const Config& config) {
 
 Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                std::vector<WorkerListener> listeners, UniqueFd master_channel,
-               WorkerCounters& counters)
+               WorkerCounters& counters, SSL_CTX* tls)
     : config_(config),
       counters_(counters),
       tid_(CurrentThreadId()),
@@ -118,6 +118,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .real_ip_header = config.real_ip_header == "X-Real-IP"
                                  ? RealIpHeader::kXRealIp
                                  : RealIpHeader::kXForwardedFor,
+           .tls = tls,
            .limits = {.max_request_line = config.max_request_line,
                       .max_header_bytes = config.max_header_bytes,
                       .max_headers = config.max_headers},
@@ -398,7 +399,7 @@ void Worker::OnSocketReady(std::uint64_t tag, int fd, std::uint32_t band) {
 }
 
 void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
-                        bool proxy_protocol) {
+                        bool proxy_protocol, bool tls) {
   int fd = socket.get();
   if (proxy_protocol && peer.ss_family != AF_UNIX &&
       !proxy_from_.Contains(peer)) {
@@ -416,7 +417,12 @@ void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
   if (stopping_ || !loop_.Mappable(fd) ||
       connections_.live() >= connections_.capacity()) {
     Bump(counters_.rejected);
-    (void)!send(fd, busy_response_.data(), busy_response_.size(), MSG_NOSIGNAL);
+    // A TLS client would read the plain 503 as a broken handshake: it is
+    // only closed.
+    if (!tls) {
+      (void)!send(fd, busy_response_.data(), busy_response_.size(),
+                  MSG_NOSIGNAL);
+    }
     return;
   }
   try {
@@ -433,7 +439,7 @@ void Worker::OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
   loop_.Map(fd, token);
   Bump(counters_.accepted);
   Set(counters_.open_connections, connections_.live());
-  connection->Start(std::move(socket), token, peer, proxy_protocol, ctx_);
+  connection->Start(std::move(socket), token, peer, proxy_protocol, tls, ctx_);
   ForgetIfClosed(token, connection);
 }
 

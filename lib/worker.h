@@ -43,9 +43,11 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   /// descriptors the master sends on `master_channel` (an FdChannel); throws
   /// std::system_error on failure. Must run in the thread that will call
   /// Run(), with DaemonSignals() blocked.
+  /// `tls`: the master's TLS context for the --ssl listeners (nullptr:
+  /// none), shared with the other workers, read only.
   Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
          std::vector<WorkerListener> listeners, UniqueFd master_channel,
-         WorkerCounters& counters);
+         WorkerCounters& counters, SSL_CTX* tls = nullptr);
   ~Worker();
 
   /// The loop. Returns the process exit status.
@@ -58,7 +60,7 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   void OnSignal(int signo) override;
   // Acceptor::Sink: a client to serve.
   void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
-                  bool proxy_protocol) override;
+                  bool proxy_protocol, bool tls) override;
 
   void TakeTime();
   void OnMasterMessage();

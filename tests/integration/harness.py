@@ -806,3 +806,43 @@ def run_round(clients: list[_Client], path_of, expected: dict[str, bytes],
 def close_clients(clients: list[_Client]):
     for c in clients:
         c.sock.close()
+
+
+# --------------------------------------------------------------------------
+# TLS
+
+def openssl(*args, cwd: Path, input: bytes | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", *args], cwd=cwd, input=input,
+                          capture_output=True, timeout=timeout)
+
+
+def make_certificates(directory: Path) -> dict[str, Path]:
+    """A test CA and a server certificate it signed (CN=localhost, SAN
+    localhost and 127.0.0.1), both ECDSA P-256; the key mode 600."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    steps = [
+        ["req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days",
+         "2", "-subj", "/CN=ferry test CA"],
+        ["req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj",
+         "/CN=localhost"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+         "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
+         "-extfile", "ext.cnf"],
+    ]
+    (directory / "ext.cnf").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    for step in steps:
+        done = openssl(*step, cwd=directory)
+        assert done.returncode == 0, done.stderr.decode()
+    os.chmod(directory / "server.key", 0o600)
+    return {"ca": directory / "ca.pem", "cert": directory / "server.pem",
+            "key": directory / "server.key"}
+
+
+def tls_args(port: int, certs: dict[str, Path]) -> list[str]:
+    return ["--listen", f"127.0.0.1:{port}", "--ssl", f"127.0.0.1:{port}",
+            "--ssl-certificate", str(certs["cert"]),
+            "--ssl-certificate-key", str(certs["key"])]

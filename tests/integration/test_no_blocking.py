@@ -8,12 +8,16 @@ index, precompressed variants (found, missing, stale) and the error page
 answering the misses, stop it, and examine every syscall a "ferry-worker"
 thread made after the first request was sent. The counters must show helper_opens > 0, i.e. the
 cold lookups really went to the helpers (so the test cannot pass by luck).
+The same audit runs over a TLS (--ssl) listener.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
+import ssl
 import subprocess
 import time
 from collections import defaultdict
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness import (INDEX_HTML, ensure_tracefs, Reader, build_request, children_of, read_response,
-                     thread_names,
+                     free_port, make_certificates, thread_names, tls_args,
                      wait_until, write_random)
 
 pytestmark = pytest.mark.design_rule
@@ -217,6 +221,47 @@ def snapshot_threads(master: int, known: dict[int, tuple[int, str]]):
             known[tid] = (pid, comm)
 
 
+def await_threads(ferry, known: dict[int, tuple[int, str]]):
+    """Waits for ferry's worker loop and helper threads, noting all in `known`."""
+    def have_threads():
+        snapshot_threads(ferry.pid, known)
+        names = [c for _, c in known.values()]
+        return "ferry-worker" in names and "ferry-helper" in names
+    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads "
+               f"(seen: {sorted(set(c for _, c in known.values()))})")
+
+
+class LoopAudit:
+    """Fed a trace's calls in order: the ferry-worker (loop) calls made from
+    `boundary` on that may wait on a disk."""
+
+    def __init__(self, known: dict[int, tuple[int, str]], boundary: float):
+        self.tgid_of = lambda tid: known.get(tid, (tid, ""))[0]
+        self.fds = FdTracker(self.tgid_of)
+        self.worker_tids = {tid for tid, (_, comm) in known.items()
+                            if comm == "ferry-worker"}
+        assert self.worker_tids
+        self.boundary = boundary
+        self.loop_calls = 0
+        self.bad: list[str] = []
+
+    def see(self, call: Call):
+        self.fds.update(call)
+        if call.tid not in self.worker_tids or call.ts < self.boundary:
+            return
+        self.loop_calls += 1
+        why = violation(call, self.fds)
+        if why:
+            self.bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
+
+    def check(self):
+        assert self.loop_calls > 50, (
+            f"only {self.loop_calls} syscalls by ferry-worker threads after the "
+            "first request: is the loop thread named 'ferry-worker'?")
+        assert not self.bad, (f"{len(self.bad)} forbidden calls on the worker "
+                              "loop:\n" + "\n".join(self.bad[:40]))
+
+
 def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     """Under strace, no ferry-worker thread makes a disk-touching syscall while
     serving cold/cached files, misses, ranges and a directory index; the cold
@@ -255,13 +300,7 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
                          "--error-page", "404 /e/404.html"])
 
     known: dict[int, tuple[int, str]] = {}
-
-    def have_threads():
-        snapshot_threads(ferry.pid, known)
-        names = [c for _, c in known.values()]
-        return "ferry-worker" in names and "ferry-helper" in names
-    wait_until(have_threads, 10, message="ferry-worker and ferry-helper threads "
-               f"(seen: {sorted(set(c for _, c in known.values()))})")
+    await_threads(ferry, known)
 
     drop_caches()
     boundary = time.time()
@@ -325,17 +364,13 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
     snapshot_threads(ferry.pid, known)
     counters = ferry.stop()
 
-    tgid_of = lambda tid: known.get(tid, (tid, ""))[0]  # noqa: E731
-    fds = FdTracker(tgid_of)
-    worker_tids = {tid for tid, (_, comm) in known.items() if comm == "ferry-worker"}
-    assert worker_tids
-    bad = []
-    loop_calls = 0
+    audit = LoopAudit(known, boundary)
+    worker_tids = audit.worker_tids
     variant_opens = defaultdict(set)  # name -> {"loop", "helper"}
     error_page_opens = set()  # "loop", "helper"
     listing_reads = set()  # who called getdents64: "loop", "helper"
     for call in parse_strace(trace):
-        fds.update(call)
+        audit.see(call)
         if call.name == "getdents64" and call.ts >= boundary:
             listing_reads.add("loop" if call.tid in worker_tids else "helper")
         m = STRING_RE.search(call.args) if call.name == "openat2" else None
@@ -344,17 +379,7 @@ def test_worker_loop_never_blocks_on_disk(require_root, launch, tmp_path):
             variant_opens[m.group(1)].add(who)
         if m and call.ts >= error_page_boundary and m.group(1) == "e/404.html":
             error_page_opens.add(who)
-        if call.tid not in worker_tids or call.ts < boundary:
-            continue
-        loop_calls += 1
-        why = violation(call, fds)
-        if why:
-            bad.append(f"tid {call.tid}: {why}: {call.text[:300]}")
-    assert loop_calls > 50, (
-        f"only {loop_calls} syscalls by ferry-worker threads after the first "
-        "request: is the loop thread named 'ferry-worker'?")
-    assert not bad, (f"{len(bad)} disk-touching syscalls on the worker loop:\n" +
-                     "\n".join(bad[:40]))
+    audit.check()
     # The variant lookups happened under the trace, the cold ones by helpers
     # once the loop's RESOLVE_CACHED open said EAGAIN.
     for name in ("v/app.js.br", "v/plain.js.br", "v/plain.js.gz",
@@ -470,3 +495,72 @@ def check_parser(tmp_path):
         fds.update(c)
         verdicts.append(violation(c, fds) is not None)
     assert verdicts == [False, True, True, False, False, True, True, False, True, True]
+
+
+def test_tls_connection_never_blocks(require_root, launch, tmp_path):
+    """The same audit over --ssl: handshakes (full and resumed), cold and
+    cached files, a range, pipelined requests and a garbage ClientHello,
+    with no disk-touching call on a ferry-worker thread; and no worker
+    process ever opens the key or the certificate (the master read them
+    before it forked)."""
+    certs = make_certificates(tmp_path / "certs")
+    root = tmp_path / "root"
+    root.mkdir()
+    files = {f"/t{i}.bin": write_random(root / f"t{i}.bin", 50_000 + i * 90_001)
+             for i in range(6)}
+    files["/big.bin"] = write_random(root / "big.bin", 3 * 1024 * 1024 + 5)
+    os.sync()
+    trace = tmp_path / "strace.log"
+    port = free_port()
+    ferry = launch(root=root, wrapper=["strace", "-f", "-ttt", "-y", "-qq", "-s",
+                                       "96", "-o", str(trace)],
+                   args=[*tls_args(port, certs), "--helper-threads", "2"])
+    known: dict[int, tuple[int, str]] = {}
+    await_threads(ferry, known)
+
+    context = ssl.create_default_context(cafile=str(certs["ca"]))
+
+    def connect(session=None) -> ssl.SSLSocket:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        return context.wrap_socket(sock, server_hostname="localhost",
+                                   session=session)
+
+    drop_caches()
+    boundary = time.time()
+    session = None
+    for _ in range(2):  # cold, then cached
+        with connect() as sock:
+            reader = Reader(sock)
+            for path, data in files.items():
+                sock.sendall(build_request(path))
+                assert read_response(reader).body == data, path
+            sock.sendall(build_request("/big.bin", headers={"Range": "bytes=1000-2000000"}))
+            assert read_response(reader).body == files["/big.bin"][1000:2000001]
+            sock.sendall(b"".join(build_request(p) for p in files))
+            for path, data in files.items():
+                assert read_response(reader).body == data, path
+            session = sock.session
+    with connect(session) as sock:
+        assert sock.session_reused
+        sock.sendall(build_request("/t0.bin", close=True))
+        assert read_response(Reader(sock)).body == files["/t0.bin"]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(4096):
+                pass
+
+    snapshot_threads(ferry.pid, known)
+    counters = ferry.stop()
+    assert counters["tls_handshakes"] >= 3 and counters["tls_resumed"] >= 1, counters
+
+    audit = LoopAudit(known, boundary)
+    secrets = (str(certs["key"]), str(certs["cert"]))
+    for call in parse_strace(trace):
+        audit.see(call)
+        if (call.name in OPENERS and audit.tgid_of(call.tid) != ferry.pid
+                and any(secret in call.args for secret in secrets)):
+            audit.bad.append(f"tid {call.tid}: a worker opened a TLS file: "
+                             f"{call.text[:300]}")
+    audit.check()

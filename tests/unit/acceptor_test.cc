@@ -27,7 +27,7 @@ struct Accepted {
 class Collector final : public Acceptor::Sink {
  public:
   void OnAccepted(UniqueFd socket, const sockaddr_storage& peer,
-                  bool proxy_protocol) override {
+                  bool proxy_protocol, bool) override {
     accepted.push_back(
         {std::move(socket), std::string(AddressText(peer)), proxy_protocol});
   }

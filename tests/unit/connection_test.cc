@@ -110,7 +110,7 @@ struct TestWorker final : public EventLoop::Handler {
     live[token] = &connection;
     sockaddr_storage peer{};
     peer.ss_family = AF_UNIX;
-    connection.Start(std::move(socket), token, peer, proxy_header, ctx);
+    connection.Start(std::move(socket), token, peer, proxy_header, false, ctx);
     ForgetIfClosed(token, &connection);
   }
 

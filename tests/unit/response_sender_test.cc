@@ -105,6 +105,15 @@ class WatchedStream final : public ByteStream {
     ++sendfiles;
     return inner_.SendFile(file, offset, length);
   }
+  bool SendsFiles() const override { return sends_files; }
+  ssize_t Flush() override {
+    ++flushes;
+    if (flush_eagains > 0) {
+      --flush_eagains;
+      return -EAGAIN;
+    }
+    return inner_.Flush();
+  }
   void ShutdownWrite() override { inner_.ShutdownWrite(); }
   std::uint64_t Unacknowledged() const override {
     return inner_.Unacknowledged();
@@ -117,6 +126,9 @@ class WatchedStream final : public ByteStream {
   };
   std::vector<Call> sends;
   int sendfiles = 0;
+  bool sends_files = true;  ///< what SendsFiles() says (TLS: false)
+  int flush_eagains = 0;    ///< Flush() says -EAGAIN this many times first
+  int flushes = 0;
 
  private:
   ByteStream& inner_;
@@ -459,6 +471,35 @@ TEST_F(ResponseSenderTest, ACachedMemoryFileLeavesBySendfile) {
   EXPECT_EQ(watched.sends[0].bytes, head.size());
   EXPECT_TRUE(watched.sends[0].more) << "MSG_MORE holds the head back";
   EXPECT_EQ(sender.body_sent(), file.size());
+}
+
+// TLS: a stream that cannot send files gets the memory file's bytes
+// through Send(), and the response is done only once the stream flushed
+// what it held.
+TEST_F(ResponseSenderTest, AStreamThatSendsNoFilesGetsCopiesThenAFlush) {
+  const std::string file = RandomBytes(CachedBytes::kSendfileMin + 50000);
+  CachedBody body;
+  body.Reset(CachedBytes::Copy(file.data(), file.size(), true));
+  ResponseSender sender;
+  BuildFile(file, &sender.layout());
+  const std::string head = sender.layout().text;
+  WatchedStream watched(stream_);
+  watched.sends_files = false;
+  watched.flush_eagains = 1;
+  sender.Start(body);
+  std::string received;
+  bool blocked_when_done = false;
+  ResponseSender::Turn turn{Status::kBlocked, 0};
+  for (int i = 0; i < 10000 && turn.status != Status::kDone; ++i) {
+    turn = sender.SendTurn(watched, kUnlimited);
+    blocked_when_done |= turn.status == Status::kBlocked && sender.done();
+    received += Drain();
+  }
+  ASSERT_EQ(turn.status, Status::kDone);
+  EXPECT_TRUE(received == head + file);
+  EXPECT_EQ(watched.sendfiles, 0);
+  EXPECT_TRUE(blocked_when_done) << "a pending flush is a blocked turn";
+  EXPECT_GE(watched.flushes, 2);
 }
 
 TEST_F(ResponseSenderTest, CachedRangesMixSendfileAndCopies) {

@@ -1,0 +1,427 @@
+"""HTTPS: --ssl listeners beside plain ones (issue 17).
+
+The test makes its own CA and an ECDSA P-256 server certificate with the
+openssl CLI, and talks to ferryd with curl, wget, Python's ssl and
+openssl s_client: files, ranges and conditionals byte-exact; pipelined
+requests (decrypted bytes that no socket signal announces); TLS 1.1
+refused; a session resumed on the other worker, and new ticket keys on
+reload; over --max-connections closed without plain bytes; garbage and half a
+ClientHello closed; 200 concurrent handshakes; the key-permission warning
+and the one-line start-up errors.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness import (HELLO, Reader, build_request, closed_unanswered,
+                     ferryd_path, free_port, make_certificates, openssl,
+                     read_response, tls_args, wait_until, write_random)
+
+HEADER_TIMEOUT = 2
+BIG = 3 * 1024 * 1024 + 12345  # through the read window (past --block-size)
+MID = 400 * 1024               # cached in a memory file: sendfile for plain
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_certificates(tmp_path_factory.mktemp("tls") / "certs")
+
+
+@pytest.fixture(scope="module")
+def server(module_launch, tmp_path_factory, certs):
+    root = tmp_path_factory.mktemp("tls-root") / "root"
+    root.mkdir()
+    (root / "hello.txt").write_bytes(HELLO)
+    port = free_port()
+    ferry = module_launch(root=root, workers=2, args=[
+        *tls_args(port, certs), "--header-timeout", f"{HEADER_TIMEOUT}s"])
+    ferry.tls_port = port
+    ferry.certs = certs
+    ferry.big = write_random(root / "big.bin", BIG, seed=11)
+    ferry.mid = write_random(root / "mid.bin", MID, seed=12)
+    ferry.small = write_random(root / "small.bin", 5000, seed=13)
+    return ferry
+
+
+def https(server, path: str = "/") -> str:
+    return f"https://127.0.0.1:{server.tls_port}{path}"
+
+
+def curl(server, path: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["curl", "-sS", "--cacert", str(server.certs["ca"]), "-D", "-",
+         *args, https(server, path)], capture_output=True, timeout=60)
+
+
+def split_curl(out: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return status, fields, body
+
+
+def client_context(server, **kw) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(server.certs["ca"]))
+    for name, value in kw.items():
+        setattr(context, name, value)
+    return context
+
+
+def tls_connect(server, context: ssl.SSLContext | None = None,
+                timeout: float = 10.0) -> ssl.SSLSocket:
+    sock = socket.create_connection(("127.0.0.1", server.tls_port),
+                                    timeout=timeout)
+    return (context or client_context(server)).wrap_socket(
+        sock, server_hostname="localhost")
+
+
+def s_client(server, *args: str, request: bytes | None = None):
+    """openssl s_client against the TLS listener; its output as text. With
+    a `request`, it reads on until the server closes (-ign_eof): the
+    response, and TLS 1.3's tickets."""
+    done = openssl("s_client", "-connect", f"127.0.0.1:{server.tls_port}",
+                   "-servername", "localhost", "-CAfile",
+                   str(server.certs["ca"]), *args,
+                   *(["-ign_eof"] if request else []),
+                   cwd=server.workdir, input=request or b"")
+    return done.returncode, done.stdout.decode("latin-1", "replace") + \
+        done.stderr.decode("latin-1", "replace")
+
+
+# -- files, ranges, conditionals ---------------------------------------------
+
+@pytest.mark.parametrize("name", ["small", "mid", "big"])
+def test_curl_fetches_files_byte_exact(server, name):
+    """Small, cached-in-memory and read-window files, each twice (the
+    second from the cache where it fits), byte-exact over TLS."""
+    for _ in range(2):
+        done = curl(server, f"/{name}.bin")
+        assert done.returncode == 0, done.stderr
+        status, fields, body = split_curl(done.stdout)
+        assert status == 200
+        assert body == getattr(server, name)
+        assert fields["content-length"] == str(len(body))
+
+
+def test_plain_listener_works_beside_tls(server):
+    assert server.get("/hello.txt").body == HELLO
+
+
+@pytest.mark.parametrize("first,last", [(0, 0), (100, 4999),
+                                        (1048570, 2100000), (BIG - 10, BIG - 1)])
+def test_curl_range(server, first, last):
+    done = curl(server, "/big.bin", "-r", f"{first}-{last}")
+    status, fields, body = split_curl(done.stdout)
+    assert status == 206
+    assert fields["content-range"] == f"bytes {first}-{last}/{BIG}"
+    assert body == server.big[first:last + 1]
+
+
+def test_curl_conditionals(server):
+    status, fields, _ = split_curl(curl(server, "/mid.bin", "-I").stdout)
+    assert status == 200
+    etag, modified = fields["etag"], fields["last-modified"]
+    status, _, body = split_curl(
+        curl(server, "/mid.bin", "-H", f"If-None-Match: {etag}").stdout)
+    assert (status, body) == (304, b"")
+    status, _, body = split_curl(
+        curl(server, "/mid.bin", "-H", f"If-Modified-Since: {modified}").stdout)
+    assert (status, body) == (304, b"")
+    status, _, body = split_curl(
+        curl(server, "/mid.bin", "-H", 'If-None-Match: "other"').stdout)
+    assert (status, body) == (200, server.mid)
+
+
+def test_wget(server, tmp_path):
+    out = tmp_path / "big.bin"
+    done = subprocess.run(["wget", "-q", "--ca-certificate",
+                           str(server.certs["ca"]), "-O", str(out),
+                           https(server, "/big.bin")],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == server.big
+
+
+def test_python_keep_alive_and_alpn(server):
+    """One connection, several requests; ALPN picks http/1.1 even when h2
+    is offered first."""
+    context = client_context(server)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with tls_connect(server, context) as sock:
+        assert sock.selected_alpn_protocol() == "http/1.1"
+        assert sock.version() in ("TLSv1.2", "TLSv1.3")
+        reader = Reader(sock)
+        for path, data in [("/big.bin", server.big), ("/small.bin", server.small),
+                           ("/mid.bin", server.mid), ("/big.bin", server.big)]:
+            sock.sendall(build_request(path))
+            response = read_response(reader)
+            assert response.status == 200 and response.body == data, path
+
+
+def test_python_urllib(server):
+    context = client_context(server)
+    with urllib.request.urlopen(https(server, "/small.bin"), context=context,
+                                timeout=10) as response:
+        assert response.read() == server.small
+
+
+def test_pipelined_requests_in_separate_records(server):
+    """Requests that arrive together, one record each and many in one
+    record, all answered: what OpenSSL decrypted raises no socket signal."""
+    with tls_connect(server) as sock:
+        reader = Reader(sock)
+        # Separate records (one SSL_write each), sent back to back.
+        for _ in range(5):
+            sock.send(build_request("/small.bin"))
+        for _ in range(5):
+            assert read_response(reader).body == server.small
+        # One record of 40 requests: more than a turn's 16.
+        sock.sendall(b"".join(build_request("/hello.txt") for _ in range(40)))
+        for _ in range(40):
+            assert read_response(reader).body == HELLO
+
+
+# -- protocols and resumption ------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["-tls1_1", "-tls1"])
+def test_old_protocols_refused(server, flag):
+    status, text = s_client(server, flag, "-cipher", "DEFAULT@SECLEVEL=0")
+    assert status != 0, text
+    assert "Cipher is (NONE)" in text, text
+    # Python's client agrees.
+    context = client_context(server)
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.maximum_version = ssl.TLSVersion.TLSv1_1  # deprecated: on purpose
+    with pytest.raises(ssl.SSLError):
+        tls_connect(server, context).close()
+
+
+@pytest.mark.parametrize("flag,version", [("-tls1_2", "TLSv1.2"),
+                                          ("-tls1_3", "TLSv1.3")])
+def test_modern_protocols_accepted(server, flag, version):
+    status, text = s_client(server, flag, request=build_request(
+        "/hello.txt", close=True))
+    assert status == 0, text
+    assert f"New, {version}, Cipher is" in text, text
+    assert HELLO.decode() in text
+
+
+def worker_resumptions(metrics_port: int) -> dict[str, int]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/",
+                                  timeout=5).read().decode()
+    found = {}
+    for m in re.finditer(r'^ferry_tls_resumed_total\{worker="(\d+)"\} (\d+)',
+                         text, re.M):
+        found[m.group(1)] = int(m.group(2))
+    return found
+
+
+def test_session_resumes_on_another_worker(launch, tmp_path, certs):
+    """A session ticket from one worker resumes on the other: the ticket
+    keys were made before fork, shared."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "hello.txt").write_bytes(HELLO)
+    port, metrics = free_port(), free_port()
+    ferry = launch(root=root, workers=2, args=[
+        *tls_args(port, certs), "--metrics-listen", f"127.0.0.1:{metrics}"])
+    ferry.tls_port, ferry.certs = port, certs
+    wait_until(lambda: b"metrics on" in ferry.stderr_path.read_bytes(), 10,
+               message="the metrics listener")
+    for version in ("-tls1_3", "-tls1_2"):
+        session = tmp_path / f"session{version}.pem"
+        status, text = s_client(ferry, version, "-sess_out", str(session),
+                                request=build_request("/hello.txt", close=True))
+        assert status == 0 and "New, " in text, text
+        before = worker_resumptions(metrics)
+
+        def resumed_everywhere():
+            status, text = s_client(ferry, version, "-sess_in", str(session),
+                                    request=build_request("/hello.txt",
+                                                          close=True))
+            assert status == 0 and "Reused, " in text, text
+            counts = worker_resumptions(metrics)
+            return len(counts) == 2 and all(
+                n > before.get(worker, 0) for worker, n in counts.items())
+        wait_until(resumed_everywhere, 30, interval=0,
+                   message="a resumed session on each of the two workers")
+    counters = ferry.stop()
+    assert counters["tls_resumed"] >= 2
+    assert counters["tls_handshakes"] > counters["tls_resumed"]
+
+
+def test_reload_makes_new_ticket_keys(launch, tmp_path, certs):
+    """SIGHUP: the new workers share new ticket keys; a ticket from before
+    makes a full handshake, one from after resumes."""
+    port = free_port()
+    ferry = launch(args=tls_args(port, certs))
+    ferry.tls_port, ferry.certs = port, certs
+    request = build_request("/hello.txt", close=True)
+    before, after = tmp_path / "before.pem", tmp_path / "after.pem"
+    assert "New, " in s_client(ferry, "-sess_out", str(before), request=request)[1]
+    assert "Reused, " in s_client(ferry, "-sess_in", str(before), request=request)[1]
+    os.kill(ferry.pid, signal.SIGHUP)
+    wait_until(lambda: b"reloaded the configuration" in
+               ferry.stderr_path.read_bytes(), 15, message="the reload")
+    assert b"new TLS session ticket keys" in ferry.stderr_path.read_bytes()
+    status, text = s_client(ferry, "-sess_in", str(before), request=request)
+    assert status == 0 and "New, " in text, text
+    assert "New, " in s_client(ferry, "-sess_out", str(after), request=request)[1]
+    assert "Reused, " in s_client(ferry, "-sess_in", str(after), request=request)[1]
+
+
+# -- hostile clients ---------------------------------------------------------
+
+def closed_after(sock: socket.socket, timeout: float) -> float:
+    """Seconds until the server closed `sock` (reading whatever it sent)."""
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
+
+
+def test_garbage_instead_of_client_hello_closed_at_once(server):
+    with socket.create_connection(("127.0.0.1", server.tls_port), 10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert closed_after(sock, 10) < HEADER_TIMEOUT * 0.75
+    with socket.create_connection(("127.0.0.1", server.tls_port), 10) as sock:
+        sock.sendall(os.urandom(3000))
+        assert closed_after(sock, 10) < HEADER_TIMEOUT * 0.75
+    assert server.alive()
+    assert split_curl(curl(server, "/small.bin").stdout)[2] == server.small
+
+
+def client_hello() -> bytes:
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing,
+                                                server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    hello = outgoing.read()
+    assert hello[0] == 0x16 and len(hello) > 100
+    return hello
+
+
+def test_half_a_client_hello_closed_at_the_header_timeout(server):
+    hello = client_hello()
+    with socket.create_connection(("127.0.0.1", server.tls_port), 10) as sock:
+        sock.sendall(hello[:len(hello) // 2])
+        waited = closed_after(sock, HEADER_TIMEOUT + 8)
+    assert HEADER_TIMEOUT * 0.75 <= waited < HEADER_TIMEOUT + 4, waited
+    # A silent client too.
+    with socket.create_connection(("127.0.0.1", server.tls_port), 10) as sock:
+        waited = closed_after(sock, HEADER_TIMEOUT + 8)
+    assert HEADER_TIMEOUT * 0.75 <= waited < HEADER_TIMEOUT + 4, waited
+
+
+def test_200_concurrent_handshakes(server):
+    count = 200
+    barrier = threading.Barrier(count)
+    context = client_context(server)
+
+    def one(_):
+        barrier.wait(30)
+        with tls_connect(server, context, timeout=60) as sock:
+            sock.sendall(build_request("/small.bin", close=True))
+            return read_response(Reader(sock)).body == server.small
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(one, range(count)))
+    assert all(results), results.count(False)
+
+
+# -- start-up ----------------------------------------------------------------
+
+KEY_WARNING = re.compile(r"--ssl-certificate-key \S+ is readable by")
+
+
+def test_key_readable_by_others_warns_once(launch, tmp_path, certs):
+    key = tmp_path / "shared.key"
+    shutil.copy(certs["key"], key)
+    os.chmod(key, 0o644)
+    port = free_port()
+    ferry = launch(args=[*tls_args(port, {**certs, "key": key})])
+    ferry.tls_port, ferry.certs = port, certs
+    assert split_curl(curl(ferry, "/hello.txt").stdout)[2] == HELLO
+    ferry.stop()
+    assert len(KEY_WARNING.findall(ferry.stderr_text())) == 1, ferry.stderr_text()
+
+
+def test_private_key_no_warning(server):
+    assert not KEY_WARNING.search(server.stderr_text())
+    assert "TLS: TLSv1.2,TLSv1.3" in server.stderr_text()
+
+
+def run_refused(tmp_path, args: list[str]) -> str:
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    done = subprocess.run([ferryd_path(), "--root", str(root), *args],
+                          capture_output=True, timeout=30)
+    assert done.returncode != 0
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_bad_certificate_or_key_is_one_line_naming_the_flag(tmp_path, certs):
+    port = free_port()
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    garbage.chmod(0o600)  # no key-permission warning besides the error
+    line = run_refused(tmp_path, tls_args(port, {**certs, "cert": garbage}))
+    assert line.startswith("ferryd: --ssl-certificate: "), line
+    line = run_refused(tmp_path, tls_args(port, {**certs, "key": garbage}))
+    assert line.startswith("ferryd: --ssl-certificate-key: "), line
+    other = make_certificates(tmp_path / "other")
+    line = run_refused(tmp_path, tls_args(port, {**certs, "key": other["key"]}))
+    assert line.startswith("ferryd: --ssl-certificate-key: "), line
+    line = run_refused(tmp_path, ["--listen", f"127.0.0.1:{port}", "--ssl",
+                                  f"127.0.0.1:{port}"])
+    assert line.startswith("ferryd: --ssl-certificate: 'off' is needed"), line
+    line = run_refused(tmp_path, [*tls_args(port, certs),
+                                  "--ssl-protocols", "TLSv1.1,TLSv1.2"])
+    assert line.startswith("ferryd: --ssl-protocols: "), line
+    line = run_refused(tmp_path, [*tls_args(port, certs)[:2], "--ssl",
+                                  f"127.0.0.1:{free_port()}",
+                                  *tls_args(port, certs)[4:]])
+    assert "no listener has this address" in line, line
+
+
+def test_over_max_connections_closed_without_plain_bytes(launch, tmp_path, certs):
+    """Past --max-connections a plain client gets a 503; a TLS one, which
+    would read it as a broken handshake, is just closed."""
+    port = free_port()
+    ferry = launch(args=[*tls_args(port, certs), "--max-connections", "2"])
+    ferry.tls_port, ferry.certs = port, certs
+    held = [tls_connect(ferry) for _ in range(2)]
+    try:
+        for sock in held:  # both served: both counted as open
+            sock.sendall(build_request("/hello.txt"))
+            assert read_response(Reader(sock)).body == HELLO
+        with socket.create_connection(("127.0.0.1", port), 10) as sock:
+            assert closed_unanswered(sock)
+    finally:
+        for sock in held:
+            sock.close()
