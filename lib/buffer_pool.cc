@@ -47,7 +47,15 @@ constexpr std::size_t kStepBytes = 8 << 20;
 }  // namespace
 
 int MakePresent(char* data, std::size_t bytes) {
-  if (madvise(data, bytes, MADV_POPULATE_WRITE) == 0) return 0;
+  // A huge page per call: populating holds the mmap_lock for reading, and
+  // the loop's own brk (its heap growing) waits for it meanwhile.
+  std::size_t done = 0;
+  while (done < bytes) {
+    const std::size_t chunk = std::min(kHugePage, bytes - done);
+    if (madvise(data + done, chunk, MADV_POPULATE_WRITE) != 0) break;
+    done += chunk;
+  }
+  if (done == bytes) return 0;
   if (errno != EINVAL) return -errno;  // EINVAL: a kernel older than 5.14
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   for (std::size_t offset = 0; offset < bytes; offset += page) {
