@@ -24,7 +24,6 @@ int TlsStream::Attach(int fd, SSL_CTX* ctx) {
   // a client that reset raises SIGPIPE, which the daemon ignores
   // (BlockDaemonSignals), as for sendfile().
   SSL_set_accept_state(ssl_);
-  if (!staged_) staged_ = std::make_unique<char[]>(kRecordBytes);
   return 0;
 }
 
@@ -94,6 +93,8 @@ ssize_t TlsStream::Receive(char* buffer, std::size_t length) {
 
 ssize_t TlsStream::Send(const iovec* iov, std::size_t count, bool) {
   if (ssize_t flushed = Flush(); flushed < 0) return flushed;
+  // At the first response: a client that never asks costs no record.
+  if (!staged_) staged_ = std::make_unique<char[]>(kRecordBytes);
   std::size_t length = 0;
   for (std::size_t i = 0; i < count && length < kRecordBytes; ++i) {
     const std::size_t take = std::min(iov[i].iov_len, kRecordBytes - length);
