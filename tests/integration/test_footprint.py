@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 
 from harness import Reader, build_request, free_port, read_response, wait_until, write_random
 
@@ -23,29 +22,18 @@ def buffer_bytes(port: int) -> int:
     return int(match.group(1))
 
 
-def download_in_parallel(ferry, files: dict[str, bytes], clients: int) -> list[str]:
-    """`clients` keep-alive connections, each fetching every file twice."""
-    failures: list[str] = []
-
-    def client():
-        try:
-            with ferry.connect(60) as sock:
-                reader = Reader(sock)
-                for _ in range(2):
-                    for path, data in files.items():
-                        sock.sendall(build_request(path))
-                        resp = read_response(reader)
-                        if resp.status != 200 or resp.body != data:
-                            failures.append(f"{path}: {resp.status}, {len(resp.body)} bytes")
-        except OSError as exc:
-            failures.append(repr(exc))
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return failures
+def stalled_streams(ferry, path: str, count: int) -> list[socket.socket]:
+    """`count` connections that ask for `path` and read nothing: each holds
+    its read-ahead window of blocks once its socket buffers are full."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(60)
+        sock.connect((ferry.host, ferry.port))
+        sock.sendall(build_request(path))
+        socks.append(sock)
+    return socks
 
 
 def test_the_buffer_pool_grows_with_streams_up_to_buffer_memory(launch, tmp_path):
@@ -65,8 +53,17 @@ def test_the_buffer_pool_grows_with_streams_up_to_buffer_memory(launch, tmp_path
     assert ferry.get("/f0.bin").body == files["/f0.bin"]
     assert buffer_bytes(metrics) == 8 * MIB
 
-    # Twelve streams want 24 blocks: the pool grows, step by step, to its
-    # size and no further, and every byte arrives.
-    assert not download_in_parallel(ferry, files, 12)
+    # Twelve stalled streams hold two blocks each: the pool grows, step by
+    # step, to its size and no further; then every byte arrives.
+    socks = stalled_streams(ferry, "/f1.bin", 12)
+    try:
+        wait_until(lambda: buffer_bytes(metrics) == 24 * MIB, 20,
+                   message="the pool grown to --buffer-memory")
+        for sock in socks:
+            resp = read_response(Reader(sock))
+            assert resp.status == 200 and resp.body == files["/f1.bin"]
+    finally:
+        for sock in socks:
+            sock.close()
     assert buffer_bytes(metrics) == 24 * MIB
     ferry.stop()
