@@ -119,4 +119,23 @@ void AioContext::Reap(std::vector<AioCompletion>* out) {
   }
 }
 
+long ReadOnceAndWait(int fd, void* buffer, std::size_t length) {
+  io_context_t context = nullptr;
+  int error = io_setup(1, &context);
+  if (error < 0) return error;
+  iocb cb{};
+  io_prep_pread(&cb, fd, buffer, length, 0);
+  iocb* list[1] = {&cb};
+  long result = io_submit(context, 1, list);
+  if (result == 1) {
+    io_event event{};
+    do {
+      result = io_getevents(context, 1, 1, &event, nullptr);
+    } while (result == -EINTR);
+    if (result == 1) result = static_cast<long>(event.res);
+  }
+  io_destroy(context);
+  return result;
+}
+
 }  // namespace ferry

@@ -46,6 +46,11 @@ struct AioCompletion {
   long result = 0;
 };
 
+/// One asynchronous read of `length` bytes at offset 0 of `fd` into
+/// `buffer`, through a context of its own, waited for. Blocks: helpers
+/// only (DirectReadWarmup). Returns the byte count or a negative errno.
+long ReadOnceAndWait(int fd, void* buffer, std::size_t length);
+
 /// The worker's AIO context. Not thread-safe: the loop thread only.
 class AioContext {
  public:

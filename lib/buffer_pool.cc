@@ -47,19 +47,16 @@ constexpr std::size_t kStepBytes = 8 << 20;
 }  // namespace
 
 int MakePresent(char* data, std::size_t bytes) {
-  // A huge page per call: populating holds the mmap_lock for reading, and
-  // the loop's own brk (its heap growing) waits for it meanwhile.
-  std::size_t done = 0;
-  while (done < bytes) {
-    const std::size_t chunk = std::min(kHugePage, bytes - done);
-    if (madvise(data + done, chunk, MADV_POPULATE_WRITE) != 0) break;
-    done += chunk;
-  }
-  if (done == bytes) return 0;
-  if (errno != EINVAL) return -errno;  // EINVAL: a kernel older than 5.14
+  // A write to each page, not MADV_POPULATE_WRITE: each fault takes only
+  // the lock of this one mapping (per-VMA locks, 6.4), where the madvise
+  // holds the process's mmap_lock throughout, and the loop's own brk or
+  // mmap waits for it meanwhile (seen in a trace: the loop in D state in
+  // vm_mmap_pgoff while a helper populated). Where transparent huge pages
+  // are on (MapAligned), the first write of each 2 MiB faults it all in.
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  volatile char* bytes_at = data;
   for (std::size_t offset = 0; offset < bytes; offset += page) {
-    data[offset] = 0;
+    bytes_at[offset] = 0;
   }
   return 0;
 }
@@ -73,12 +70,7 @@ BufferPool::BufferPool(std::size_t block_size, std::uint32_t block_count,
   base_ = MapAligned(block_size * block_count);
   const std::uint32_t initial =
       std::min(std::max(initial_blocks, step_), block_count);
-  const int error = MakePresent(base_, block_size * initial);
-  if (error < 0) {
-    ThrowSystemError(
-        -error, "madvise",
-        std::to_string(block_size * initial) + " bytes of buffers");
-  }
+  MakePresent(base_, block_size * initial);
   free_.reserve(block_count);
   AddFree(0, initial);
 }
@@ -111,6 +103,11 @@ std::optional<BufferPool::Growth> BufferPool::NextGrowth() {
   }
   growing_ = std::min(step_, block_count_ - ready_);
   return Growth{Data(ready_), block_size_ * growing_, growing_};
+}
+
+void BufferPool::MarkAllPresent() {
+  if (growing_ != 0) return;  // the step under way adds its blocks itself
+  AddFree(ready_, block_count_ - ready_);
 }
 
 void BufferPool::Grew(int result) {

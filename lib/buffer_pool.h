@@ -54,6 +54,9 @@ class BufferPool {
   /// The step NextGrowth() gave is present (`result` 0), or could not be
   /// made so (a negative errno: the pool stops growing).
   void Grew(int result);
+  /// Every block is present already (mlockall made it so): all join the
+  /// free ones now, and no step is asked for.
+  void MarkAllPresent();
   /// Whether more blocks may come (a step under way, or one to ask for).
   bool can_grow() const { return ready_ < block_count_ && !stopped_; }
 
@@ -81,9 +84,9 @@ class BufferPool {
   std::vector<std::uint32_t> free_;  // a stack: recently used blocks are warm
 };
 
-/// Faults `bytes` at `data` in for writing (MADV_POPULATE_WRITE). May block
-/// (page allocation, compaction): for helpers and start-up only. Returns 0
-/// or a negative errno.
+/// Faults `bytes` at `data` in by writing a zero to each page (the range's
+/// contents are not kept), taking no process-wide lock. May block (page
+/// allocation, compaction): for helpers and start-up only. Returns 0.
 int MakePresent(char* data, std::size_t bytes);
 
 }  // namespace ferry

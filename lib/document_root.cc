@@ -76,7 +76,16 @@ OpenedFile DocumentRoot::Open(const std::string& relative,
   bool direct = fd >= 0;
   if (fd == -EINVAL) fd = OpenBeneath(fd_.get(), path, kFlags, cached_only);
   TakeOpened(fd, &opened);
-  if (opened.error == 0 && !direct) opened.status.direct_align = 0;
+  if (opened.error != 0) return opened;
+  if (!direct) opened.status.direct_align = 0;
+  if (!warmup_->Done(opened.status)) {
+    if (cached_only) {
+      opened.fd.Reset();
+      opened.error = -EAGAIN;
+      return opened;
+    }
+    warmup_->Make(opened.fd.get(), opened.status);
+  }
   return opened;
 }
 

@@ -3,8 +3,10 @@
 // about them.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "direct_read_warmup.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -48,8 +50,10 @@ class DocumentRoot {
   /// Anything but a regular file or a directory (a device, a FIFO) is never
   /// opened: it comes back as kOther with an O_PATH descriptor.
   /// With `cached_only` the lookup uses RESOLVE_CACHED and never waits for
-  /// the disk (EAGAIN instead): the loop's way. Without it, the lookup may
-  /// block: helpers only.
+  /// the disk (EAGAIN instead, also for a file on a file system that has
+  /// not had its first direct read: DirectReadWarmup): the loop's way.
+  /// Without it, the lookup may block, and makes that first read: helpers
+  /// only.
   OpenedFile Open(const std::string& relative, bool cached_only) const;
 
   /// The status of what `relative` names, following symlinks only while
@@ -63,6 +67,9 @@ class DocumentRoot {
  private:
   UniqueFd fd_;
   std::string path_;
+  // Shared by the loop and the helpers; a pointer so that the root moves.
+  std::unique_ptr<DirectReadWarmup> warmup_ =
+      std::make_unique<DirectReadWarmup>();
 };
 
 /// True when `a` and `b` describe the same, unchanged file.

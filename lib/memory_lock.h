@@ -10,11 +10,13 @@ namespace ferry {
 /// calling (loop) thread's stack grown by 256 KiB first. With an unlimited
 /// RLIMIT_MEMLOCK every page is made present now and every later mapping
 /// when it is made (mlockall(MCL_CURRENT | MCL_FUTURE)): no page fault on
-/// the loop. With a limit, the mappings that exist now stay in RAM once
-/// touched (MCL_ONFAULT) and later ones are not locked.
-/// GOTCHA: locks are not inherited across fork(): each worker locks its
-/// own. Reads /proc/self/maps: start-up only. Returns 0 when locked in
-/// full, 1 when locked within a limit, or a negative errno.
+/// the loop; and the heap is extended by 4 MiB first, kept, so that the
+/// loop's allocations rarely need a brk (each takes the mmap_lock). With a
+/// limit, the mappings that exist now stay in RAM once touched (MCL_ONFAULT)
+/// and later ones are not locked. GOTCHA: locks are not inherited across
+/// fork(): each worker locks its own. Reads /proc/self/maps: start-up only.
+/// Returns 0 when locked in full, 1 when locked within a limit, or a negative
+/// errno.
 int LockMemory();
 
 /// Gives the calling thread its malloc arena now. GOTCHA: glibc makes a

@@ -141,6 +141,20 @@ TEST(DocumentRoot, ACachedOnlyLookupNeverFailsWithAnythingButEagainForAFile) {
   EXPECT_TRUE(opened.error == 0 || opened.error == -EAGAIN) << opened.error;
 }
 
+TEST(DocumentRoot, TheLoopLeavesAFileSystemsFirstDirectReadToAHelper) {
+  TempDir dir;
+  dir.Write("f", "x");
+  if (!testing::SupportsDirectIo(dir.path())) GTEST_SKIP() << "no O_DIRECT";
+  DocumentRoot warm(dir.path());
+  // A helper's open: the path is in the dentry cache now, and the file
+  // system had its first direct read.
+  ASSERT_EQ(warm.Open("f", /*cached_only=*/false).error, 0);
+  EXPECT_EQ(warm.Open("f", /*cached_only=*/true).error, 0);
+  // The same path, by a root that made no read yet: not on the loop.
+  DocumentRoot fresh(dir.path());
+  EXPECT_EQ(fresh.Open("f", /*cached_only=*/true).error, -EAGAIN);
+}
+
 TEST(DocumentRoot, ARootThatIsNotADirectoryIsRefused) {
   TempDir dir;
   std::string file = dir.Write("f", "x");
