@@ -1,11 +1,9 @@
 #include "helper_pool.h"
 
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <latch>
 
 #include "buffer_pool.h"
 #include "memory_lock.h"
@@ -17,15 +15,9 @@ HelperPool::HelperPool(unsigned threads, const DocumentRoot& root,
                        pid_t loop_tid)
     : root_(root), loop_pid_(getpid()), loop_tid_(loop_tid) {
   threads_.reserve(threads);
-  std::latch started(threads);
   for (unsigned i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, &started] {
-      CreateThreadArena();
-      started.count_down();
-      Run();
-    });
+    threads_.push_back(StartBesideLoop("ferry-helper", [this] { Run(); }));
   }
-  started.wait();
 }
 
 HelperPool::~HelperPool() {
@@ -56,7 +48,6 @@ void HelperPool::TakeCompleted(std::vector<HelperJob>* out) {
 }
 
 void HelperPool::Run() {
-  prctl(PR_SET_NAME, "ferry-helper");
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });

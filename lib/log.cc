@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -14,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <latch>
 #include <memory>
 #include <thread>
 
@@ -225,7 +223,6 @@ struct Drainer {
   }
 
   void Run() {
-    prctl(PR_SET_NAME, "ferry-log");
     std::string batch;
     for (;;) {
       bool stop = stopping.load(std::memory_order_acquire);
@@ -351,13 +348,7 @@ void LogRing::ReplaceAccessLog(UniqueFd file) {
 LogRing::LogRing(std::uint32_t records, const std::string& access_log,
                  UniqueFd access_file) {
   auto* drainer = new Drainer(records, access_log, std::move(access_file));
-  std::latch started(1);
-  drainer->thread = std::thread([drainer, &started] {
-    CreateThreadArena();
-    started.count_down();
-    drainer->Run();
-  });
-  started.wait();
+  drainer->thread = StartBesideLoop("ferry-log", [drainer] { drainer->Run(); });
   g_drainer.store(drainer, std::memory_order_release);
 }
 

@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <latch>
+#include <utility>
 
 namespace ferry {
 
@@ -22,10 +25,18 @@ void GiveLargeFreesBack() {
   mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 }
 
-void CreateThreadArena() {
-  // volatile: a malloc and free of the same pointer may be optimised away.
-  void* volatile block = std::malloc(64);
-  std::free(block);
+std::thread StartBesideLoop(const char* name, std::function<void()> body) {
+  std::latch started(1);
+  std::thread thread([name, &started, body = std::move(body)] {
+    prctl(PR_SET_NAME, name);
+    // volatile: a malloc and free of the same pointer may be optimised away.
+    void* volatile block = std::malloc(64);
+    std::free(block);
+    started.count_down();
+    body();
+  });
+  started.wait();
+  return thread;
 }
 
 namespace {

@@ -2,6 +2,9 @@
 // --mlock: no page fault on the loop (DESIGN.md, difficulty 5); and memory
 // that is given back when it is freed.
 
+#include <functional>
+#include <thread>
+
 namespace ferry {
 
 /// Locks this process's memory so that the loop never waits for a page:
@@ -19,13 +22,15 @@ namespace ferry {
 /// errno.
 int LockMemory();
 
-/// Gives the calling thread its malloc arena now. GOTCHA: glibc makes a
+/// Starts a thread that runs beside a loop: it names itself `name` (at
+/// most 15 characters), makes its malloc arena, and only then runs `body`;
+/// the call returns once it has done the first two. GOTCHA: glibc makes a
 /// thread's arena at the thread's first allocation (maps 64 MiB, unmaps
 /// the excess, opens its first part): three changes of the address space,
 /// each holding the process's mmap_lock for writing, and a loop thread's
-/// page fault meanwhile waits for it in D state. A thread that runs beside
-/// a loop calls this first thing, and its creator waits until it has.
-void CreateThreadArena();
+/// page fault meanwhile waits for it in D state. Named before it returns,
+/// the thread is never taken for a loop thread by its name.
+std::thread StartBesideLoop(const char* name, std::function<void()> body);
 
 /// Fixes glibc's mmap threshold at 128 KiB (and the trim threshold at
 /// 256 KiB): an allocation that large is always its own mapping, unmapped

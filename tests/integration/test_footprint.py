@@ -53,9 +53,11 @@ def test_the_buffer_pool_grows_with_streams_up_to_buffer_memory(launch, tmp_path
     assert ferry.get("/f0.bin").body == files["/f0.bin"]
     assert buffer_bytes(metrics) == 8 * MIB
 
-    # Twelve stalled streams hold two blocks each: the pool grows, step by
-    # step, to its size and no further; then every byte arrives.
-    socks = stalled_streams(ferry, "/f1.bin", 12)
+    # Twenty-four stalled streams hold a block each at least (a second one
+    # only while nobody waits: twelve of them left the pool at 16 MiB in one
+    # run of five, rightly): the pool grows, step by step, to its size and
+    # no further; then every byte arrives.
+    socks = stalled_streams(ferry, "/f1.bin", 24)
     try:
         wait_until(lambda: buffer_bytes(metrics) == 24 * MIB, 20,
                    message="the pool grown to --buffer-memory")

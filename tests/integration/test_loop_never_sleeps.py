@@ -101,14 +101,14 @@ def quantile_bound(before: dict[float, int], after: dict[float, int],
     return float("inf"), total
 
 
-def loop_threads(ferry, workers: int) -> list[int]:
-    """The loop threads' ids, once all `workers` have started."""
-    pids = wait_until(lambda: len(ferry.worker_pids()) == workers and ferry.worker_pids(),
-                      10, message=f"{workers} workers")
-    tids = wait_until(
-        lambda: [tid for pid in pids for tid, comm in thread_names(pid).items()
-                 if comm == "ferry-worker"], 10, message="the loop threads")
-    assert len(tids) >= workers
+def loop_threads(ferry, workers: int, metrics: int) -> list[int]:
+    """The loop threads' ids, once all `workers` accept (every thread beside
+    a loop has its own name by then)."""
+    wait_until(lambda: re.search(rf"^ferry_accepting {workers}$", scrape(metrics), re.M),
+               10, message=f"{workers} workers accepting")
+    tids = [tid for pid in ferry.worker_pids() for tid, comm in thread_names(pid).items()
+            if comm == "ferry-worker"]
+    assert len(tids) >= workers, tids
     return tids
 
 
@@ -210,9 +210,7 @@ def test_no_loop_thread_ever_sleeps_uninterruptibly(launch, tmp_path):
     # nice -10 instead: 4-6 of ~3,000 iterations over 1 ms, no D sleep.)
     ferry = launch(root=root, workers=2, wrapper=["chrt", "-f", "10"],
                    args=["--mlock", "--metrics-listen", f"127.0.0.1:{metrics}"])
-    loop_tids = loop_threads(ferry, 2)
-    wait_until(lambda: re.search(r"^ferry_accepting 2$", scrape(metrics), re.M), 10,
-               message="both workers accepting")
+    loop_tids = loop_threads(ferry, 2, metrics)
 
     load = None
     failures: list[str] = []
@@ -297,11 +295,9 @@ def test_first_read_on_a_file_system_mounted_just_now(launch, tmp_path):
         ferry = launch(root=mnt, workers=2,
                        args=["--mlock", "--file-cache", "0",
                              "--metrics-listen", f"127.0.0.1:{metrics}"])
-        loop_tids = loop_threads(ferry, 2)
-        # Start-up (--mlock reads the binary in) is not serving: trace once
+        # Start-up (--mlock reads the binary in) is not serving: traced once
         # both loops accept.
-        wait_until(lambda: re.search(r"^ferry_accepting 2$", scrape(metrics), re.M), 10,
-                   message="both workers accepting")
+        loop_tids = loop_threads(ferry, 2, metrics)
         with LoopTrace(tracing, loop_tids, "fresh-fs") as trace:
             trace.start()
             for _ in range(2):
