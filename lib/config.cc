@@ -65,6 +65,10 @@ po::options_description SettingOptions() {
        "the TLS versions accepted: TLSv1.2, TLSv1.3 or both")
       ("ssl-ciphers", Text("LIST", d.ssl_ciphers),
        "the TLS 1.2 cipher suites, in OpenSSL's syntax, preferred in order")
+      ("ssl-redirect", po::bool_switch(),
+       "answer requests to the plain listeners with a redirect to the same "
+       "URL on the first --ssl listener, /.well-known/acme-challenge/ "
+       "excepted (file: ssl-redirect = true)")
       ("proxy-protocol", po::value<std::vector<std::string>>()
                              ->value_name("ADDR"),
        "the listener at ADDR (as --listen names it) is behind a load "
@@ -437,6 +441,11 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
            "is not a list of TLSv1.2 and TLSv1.3 (nothing older is accepted)");
   }
   c.ssl_ciphers = v.String("ssl-ciphers");
+  c.ssl_redirect = vm["ssl-redirect"].as<bool>();
+  if (c.ssl_redirect && HttpsRedirectTarget(c) == nullptr) {
+    v.Fail("ssl-redirect", "true",
+           "needs an --ssl listener on TCP to redirect to");
+  }
   c.proxy_protocol = v.Addresses("proxy-protocol");
   c.proxy_protocol_from = v.Networks("proxy-protocol-from", true);
   if (!c.proxy_protocol.empty() && c.proxy_protocol_from == "off") {
@@ -735,7 +744,8 @@ std::string DescribeConfig(const Config& c) {
   out << "ssl-certificate = " << c.ssl_certificate << "\n"
       << "ssl-certificate-key = " << c.ssl_certificate_key << "\n"
       << "ssl-protocols = " << c.ssl_protocols << "\n"
-      << "ssl-ciphers = " << c.ssl_ciphers << "\n";
+      << "ssl-ciphers = " << c.ssl_ciphers << "\n"
+      << "ssl-redirect = " << (c.ssl_redirect ? "true" : "false") << "\n";
   DescribeRepeated(out, "proxy-protocol", ListenTexts(c.proxy_protocol));
   out << "proxy-protocol-from = " << c.proxy_protocol_from << "\n";
   out << "real-ip-from = " << c.real_ip_from << "\n"

@@ -53,6 +53,10 @@ struct Config {
   /// -CHACHA20-POLY1305. TLS 1.3's are OpenSSL's, all modern.
   std::string ssl_ciphers =
       "ECDHE+AES128+AESGCM:ECDHE+AES256+AESGCM:ECDHE+CHACHA20:!PSK";
+  /// --ssl-redirect: a request to a plain listener is answered with a
+  /// redirect to the same URL on HttpsRedirectTarget()'s port, except under
+  /// /.well-known/acme-challenge/.
+  bool ssl_redirect = false;
   /// Listeners whose connections start with a PROXY protocol header.
   std::vector<ListenAddress> proxy_protocol;
   /// Who may send one: an AddressList ("off" when proxy_protocol is empty).
@@ -147,7 +151,15 @@ struct Config {
   /// Not an option: systemd's watchdog interval (WATCHDOG_USEC), set by the
   /// master; workers then tick at least four times per interval.
   Milliseconds watchdog_interval{0};
+  /// Not an option: the port HttpsRedirectTarget() is bound to (its own, or
+  /// the ephemeral one its port 0 got), set by the master once the
+  /// listeners are open; 0 before.
+  std::uint16_t https_port = 0;
 };
+
+/// The --ssl listener that --ssl-redirect sends clients to: the first one on
+/// TCP; nullptr when there is none.
+const ListenAddress* HttpsRedirectTarget(const Config& config);
 
 /// A bad option: what() is one line that names the flag.
 class ConfigError : public std::runtime_error {

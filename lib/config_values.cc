@@ -71,6 +71,13 @@ std::string FormatDuration(Milliseconds time) {
   return std::to_string(ms) + "ms";
 }
 
+const ListenAddress* HttpsRedirectTarget(const Config& config) {
+  for (const ListenAddress& address : config.ssl) {
+    if (address.kind == ListenAddress::Kind::kInet) return &address;
+  }
+  return nullptr;
+}
+
 ListenAddress ParseListenAddress(const std::string& text) {
   ListenAddress address;
   address.text = text;

@@ -12,6 +12,7 @@
 
 #include "address_list.h"
 #include "http_boundary.h"
+#include "https_redirect.h"
 #include "log.h"
 #include "proxy_protocol.h"
 #include "url_encoding.h"
@@ -48,6 +49,7 @@ void Connection::Start(UniqueFd socket, std::uint64_t token,
   SetClient(peer);
   forwarded_ = false;
   awaiting_proxy_header_ = proxy_header;
+  to_https_ = !tls && ctx.config.ssl_redirect;
   input_.Reset(ctx.limits.max_header_bytes, &ctx.input_blocks);
   window_.Resize(ctx.config.read_ahead);
   maybe_readable_ = true;
@@ -170,6 +172,12 @@ void Connection::ReadRequests(ServingContext& ctx) {
       if (parsed.kind == ParseResult::Kind::kError) {
         Bump(ctx.counters.requests);
         request_.method = Method::kGet;
+        // A method we do not serve is HTTPS's to refuse: redirected with it
+        // kept, its body unread (so the connection closes).
+        if (parsed.status == 405 && RedirectsToHttps()) {
+          RespondHttpsRedirect(308, /*close=*/true, ctx);
+          return;
+        }
         ComposeFields(Fields::kNone, ctx);
         RespondStatus(parsed.status, /*close=*/true, ctx);
         return;
@@ -252,11 +260,37 @@ void Connection::HandleRequest(ServingContext& ctx) {
     StartResponse(ctx);
     return;
   }
+  if (RedirectsToHttps()) {
+    const bool get =
+        request_.method == Method::kGet || request_.method == Method::kHead;
+    RespondHttpsRedirect(get ? 301 : 308, /*close=*/false, ctx);
+    return;
+  }
   if (request_.method == Method::kOptions) {
     RespondOptions(ctx);
     return;
   }
   Follow(lookup_.Start(request_, ctx.site), ctx);
+}
+
+// --ssl-redirect on a plain listener: every request but an ACME challenge
+// (and OPTIONS *, which names no URL; the health path is answered before).
+bool Connection::RedirectsToHttps() {
+  return to_https_ && !request_.asterisk_form && !IsAcmeChallenge(RulePath());
+}
+
+void Connection::RespondHttpsRedirect(int status, bool close,
+                                      ServingContext& ctx) {
+  ComposeFields(Fields::kNone, ctx);
+  const bool keep = !close && request_.keep_alive && !ctx.stopping;
+  if (BuildHttpsRedirect(status, request_, ctx.config.https_port, ctx.now_sec,
+                         keep, &open_path_, &sender_.layout()) != 0) {
+    RespondStatus(400, /*close=*/true, ctx);  // no Host to redirect to
+    return;
+  }
+  close_after_response_ = !keep;
+  if (close) request_length_ = input_.size();
+  StartResponse(ctx);
 }
 
 // OPTIONS is answered from the rules alone: 204 with Allow (and, for a

@@ -103,7 +103,8 @@ class Connection {
   /// PROXY protocol header, naming the client to log instead; without a
   /// valid one the connection closes. `tls`: the client came to an --ssl
   /// listener; the handshake (with ctx.tls) comes first, in the header
-  /// timeout, and every byte after goes through it.
+  /// timeout, and every byte after goes through it. Not `tls` with
+  /// --ssl-redirect: requests are redirected to ctx.config.https_port.
   void Start(UniqueFd socket, std::uint64_t token, const sockaddr_storage& peer,
              bool proxy_header, bool tls, ServingContext& ctx);
 
@@ -179,6 +180,8 @@ class Connection {
   void SetClient(const sockaddr_storage& client);
   void FindRequestClient(const ServingContext& ctx);
   void HandleRequest(ServingContext& ctx);
+  bool RedirectsToHttps();
+  void RespondHttpsRedirect(int status, bool close, ServingContext& ctx);
   void RespondOptions(ServingContext& ctx);
   void Follow(FileLookup::Step step, ServingContext& ctx);
   void OpenNext(ServingContext& ctx);
@@ -253,6 +256,9 @@ class Connection {
   /// its loop instead of reading the next request itself (recursion).
   bool reading_requests_ = false;
   bool awaiting_proxy_header_ = false;  ///< see Start()
+  /// --ssl-redirect, and the client came to a plain listener: its requests
+  /// are answered with a redirect to HTTPS (see RedirectsToHttps()).
+  bool to_https_ = false;
   bool close_after_response_ = false;
   /// The connection's client: the peer, or the client its PROXY header
   /// named; client_ is its text.

@@ -181,10 +181,11 @@ int ParseRequestLine(std::string_view line, Request* out, HeadState* state) {
       return 0;
     }
   } else {
-    // 405 waits for the fields: bad framing is still 400 or 501, so that
-    // every method is judged alike before the connection closes.
+    // 405 waits for the fields: bad framing is still 400 or 501, and a bad
+    // target 400, so that every method is judged alike before the
+    // connection closes. (Its target, split, is what --ssl-redirect's 308
+    // names.)
     state->other_method = true;
-    return 0;
   }
   return ParseTarget(target, out, state);
 }
@@ -343,8 +344,8 @@ int ParseField(std::string_view line, Request* out, HeadState* state) {
 int FinishHead(const HeadState& state, Request* out) {
   if (state.host_fields == 0 && out->version_minor == 1) return 400;
   if (state.transfer_encoding) return state.content_length ? 400 : 501;
-  if (state.other_method) return 405;
   if (state.absolute_form) out->host = state.target_host;
+  if (state.other_method) return 405;
   out->keep_alive =
       out->version_minor == 1 ? !state.close : state.keep_alive && !state.close;
   return 0;

@@ -84,8 +84,8 @@ struct ParseResult {
   /// not 1*DIGIT, or other than 0 on GET/HEAD/OPTIONS, Content-Length
   /// together with Transfer-Encoding, the asterisk-form target "*" with a
   /// method other than OPTIONS), 405 a method other than GET/HEAD/OPTIONS
-  /// (only once its
-  /// head is complete and none of the framing errors above applies), 414
+  /// (only once its head is complete and none of the errors above applies:
+  /// `out` then holds its target and host as for GET), 414
   /// request line over the limit, 431 header block or count over the limit,
   /// 501 any Transfer-Encoding, 505 a major version other than HTTP/1.
   int status = 0;

@@ -103,8 +103,8 @@ void BuildFileResponse(const Request& request, const FileInfo& info,
 
 /// Builds a response without a file: an error (with a short HTML body, an
 /// Allow header on 405, GET, HEAD and OPTIONS), Content-Range on 416 given
-/// `size`), or a 301 to `location` (non-empty only for 301). `head_only` omits
-/// the body.
+/// `size`), or a redirect (301, 308) to `location` (non-empty only for
+/// those). `head_only` omits the body.
 void BuildStatusResponse(int status, bool head_only, std::time_t now,
                          bool keep_alive, std::string_view location,
                          std::uint64_t size, ResponseLayout* layout);

@@ -3,6 +3,7 @@
 // TCP address), and those systemd passes (socket activation), which every
 // worker shares.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ class ListenerSet {
   void MarkProxyProtocol(const std::vector<ListenAddress>& addresses);
   /// The same for --ssl: the listeners whose clients speak TLS.
   void MarkTls(const std::vector<ListenAddress>& addresses);
+
+  /// The TCP port of the listener bound to `address` (its port 0 matching
+  /// any: the ephemeral port it got); 0 when no TCP listener has it.
+  std::uint16_t BoundPort(const ListenAddress& address) const;
 
   /// The listeners worker `index` serves: its own and the shared ones.
   std::vector<int> ForWorker(unsigned index) const;

@@ -62,6 +62,9 @@ void Master::OpenListeners() {
   }
   listeners_.MarkProxyProtocol(config_.proxy_protocol);
   listeners_.MarkTls(config_.ssl);
+  if (const ListenAddress* https = HttpsRedirectTarget(config_)) {
+    config_.https_port = listeners_.BoundPort(*https);
+  }
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
@@ -395,6 +398,7 @@ void Master::Reload() {
       next.metrics_listen = config_.metrics_listen;
     }
     next.watchdog_interval = config_.watchdog_interval;
+    next.https_port = config_.https_port;  // --ssl is kept, and so its port
     CheckConfig(next);
     UniqueFd access_log = OpenAccessLog(next, credentials_);
     if (processes_.Switching()) {

@@ -842,6 +842,19 @@ def make_certificates(directory: Path) -> dict[str, Path]:
             "key": directory / "server.key"}
 
 
+def run_refused(tmp_path: Path, args: list[str]) -> str:
+    """Runs ferryd with `args` (and a root) where it must refuse to start:
+    asserts a non-zero exit and one line on stderr, and returns that line."""
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    done = subprocess.run([ferryd_path(), "--root", str(root), *args],
+                          capture_output=True, timeout=30)
+    assert done.returncode != 0
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def tls_args(port: int, certs: dict[str, Path]) -> list[str]:
     return ["--listen", f"127.0.0.1:{port}", "--ssl", f"127.0.0.1:{port}",
             "--ssl-certificate", str(certs["cert"]),

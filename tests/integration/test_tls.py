@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from harness import (HELLO, Reader, build_request, closed_unanswered,
-                     ferryd_path, free_port, make_certificates, openssl,
-                     read_response, tls_args, wait_until, write_random)
+                     free_port, make_certificates, openssl, read_response,
+                     run_refused, tls_args, wait_until, write_random)
 
 HEADER_TIMEOUT = 2
 BIG = 3 * 1024 * 1024 + 12345  # through the read window (past --block-size)
@@ -372,17 +372,6 @@ def test_key_readable_by_others_warns_once(launch, tmp_path, certs):
 def test_private_key_no_warning(server):
     assert not KEY_WARNING.search(server.stderr_text())
     assert "TLS: TLSv1.2,TLSv1.3" in server.stderr_text()
-
-
-def run_refused(tmp_path, args: list[str]) -> str:
-    root = tmp_path / "root"
-    root.mkdir(exist_ok=True)
-    done = subprocess.run([ferryd_path(), "--root", str(root), *args],
-                          capture_output=True, timeout=30)
-    assert done.returncode != 0
-    lines = done.stderr.decode().strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 def test_bad_certificate_or_key_is_one_line_naming_the_flag(tmp_path, certs):

@@ -93,6 +93,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.allow_dotfiles, b.allow_dotfiles);
   EXPECT_EQ(a.precompressed, b.precompressed);
   EXPECT_EQ(a.mlock, b.mlock);
+  EXPECT_EQ(a.ssl_redirect, b.ssl_redirect);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.mime_types, b.mime_types);
 }
@@ -314,7 +315,12 @@ TEST(ConfigTest, EachBadValueNamesItsFlag) {
       {{"--root"}, "--root"},
       {{"--workers", "1", "--workers", "2"}, "--workers"},
       {{"--allow-dotfiles=yes"}, "--allow-dotfiles"},
-      {{"--block"}, "--block"},  // no abbreviations
+      {{"--block"}, "--block"},                // no abbreviations
+      {{"--ssl-redirect"}, "--ssl-redirect"},  // no --ssl to redirect to
+      {{"--listen", "unix:/run/t.sock", "--ssl", "unix:/run/t.sock",
+        "--ssl-certificate", "c.pem", "--ssl-certificate-key", "k.pem",
+        "--ssl-redirect"},
+       "--ssl-redirect"},  // no URL names a unix socket
   };
   for (const auto& [args, flag] : cases) {
     const std::string message = ErrorOf(args);
@@ -489,6 +495,34 @@ TEST(ConfigTest, DescribeConfigRoundTrips) {
   EXPECT_NE(text.find("header-timeout = 250ms\n"), std::string::npos);
   EXPECT_NE(text.find("allow-dotfiles = true\n"), std::string::npos);
   EXPECT_EQ(text.find("config"), std::string::npos);
+}
+
+TEST(ConfigTest, SslRedirectNeedsAnSslListenerOnTcp) {
+  const Args tls = {"--listen",
+                    "unix:/run/t.sock",
+                    "--listen",
+                    "8443",
+                    "--ssl",
+                    "unix:/run/t.sock",
+                    "--ssl",
+                    "8443",
+                    "--ssl-certificate",
+                    "c.pem",
+                    "--ssl-certificate-key",
+                    "k.pem"};
+  EXPECT_FALSE(Parse(tls).config.ssl_redirect);
+  Args redirect = tls;
+  redirect.push_back("--ssl-redirect");
+  const Config c = Parse(redirect).config;
+  EXPECT_TRUE(c.ssl_redirect);
+  ASSERT_NE(HttpsRedirectTarget(c), nullptr);
+  EXPECT_EQ(HttpsRedirectTarget(c)->port, 8443);  // the first one on TCP
+  EXPECT_NE(DescribeConfig(c).find("\nssl-redirect = true\n"),
+            std::string::npos);
+  const std::string message = ErrorOf({"--ssl-redirect"});
+  EXPECT_EQ(message,
+            "--ssl-redirect: 'true' needs an --ssl listener on TCP to redirect "
+            "to");
 }
 
 TEST(ConfigTest, ListenAddressForms) {

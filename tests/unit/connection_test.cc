@@ -536,6 +536,43 @@ TEST_F(ConnectionTest, OptionsIsAnsweredFromTheRulesWithoutAnOpen) {
   EXPECT_EQ(get.head.find("Allow"), std::string::npos) << get.head;
 }
 
+TEST_F(ConnectionTest, SslRedirectAnswersAPlainClientButAnAcmeChallenge) {
+  Config config = TestConfig();
+  config.ssl_redirect = true;
+  config.https_port = 8443;
+  StartWorker(config);
+  Connection connection;
+  Client client = Connect(connection);
+  client.Send(
+      "GET /a.txt?x HTTP/1.1\r\nHost: t:8080\r\n\r\n"
+      "GET /.well-known/acme-challenge/none HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab");
+  struct Expected {
+    int status;
+    std::string_view fields;  ///< found in the head
+  };
+  // The challenge is looked up (404: served as usual); the POST's body is
+  // not read, so its 308 closes the connection.
+  for (const Expected& expected : {
+           Expected{301,
+                    "\r\nLocation: https://t:8443/a.txt?x\r\n"
+                    "Connection: keep-alive\r\n"},
+           Expected{404, "\r\nConnection: keep-alive\r\n"},
+           Expected{308,
+                    "\r\nLocation: https://t:8443/form\r\n"
+                    "Connection: close\r\n"},
+       }) {
+    Response answer;
+    ASSERT_TRUE(Await(client, &answer));
+    EXPECT_EQ(answer.status, expected.status);
+    EXPECT_NE(answer.head.find(expected.fields), std::string::npos)
+        << answer.head;
+  }
+  EXPECT_EQ(worker_->counters.requests.load(), 3u);
+  EXPECT_EQ(worker_->counters.responses_3xx.load(), 2u);
+  EXPECT_EQ(worker_->counters.responses_4xx.load(), 1u);
+}
+
 TEST_F(ConnectionTest, ARequestInPiecesIsAnsweredWhenItIsWhole) {
   StartWorker();
   Connection connection;

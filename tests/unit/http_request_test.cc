@@ -300,6 +300,23 @@ TEST_F(ParseRequestTest, Methods) {
   EXPECT_EQ(ErrorOf("GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
+// A method ferryd does not serve has its target judged and split as GET's
+// (--ssl-redirect names it in a 308) before its 405.
+TEST_F(ParseRequestTest, AnotherMethodsTargetIsJudgedAndKept) {
+  EXPECT_EQ(ErrorOf("POST /a%20b/c?x=1 HTTP/1.1\r\nHost: h:80\r\n\r\n"), 405);
+  EXPECT_EQ(request_.raw_path, "/a%20b/c");
+  EXPECT_EQ(request_.query, "x=1");
+  EXPECT_EQ(request_.path, "a b/c");
+  EXPECT_EQ(request_.host, "h:80");
+  EXPECT_EQ(ErrorOf("PUT http://a.example/x HTTP/1.1\r\nHost: h\r\n\r\n"), 405);
+  EXPECT_EQ(request_.host, "a.example");
+  EXPECT_EQ(request_.raw_path, "/x");
+  EXPECT_EQ(ErrorOf("POST * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST /%00 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST /../x HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"), 400);
+}
+
 TEST_F(ParseRequestTest, OptionsForAPathAndAsteriskForm) {
   ExpectDone("OPTIONS /data/a.bin?x HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(request_.method, Method::kOptions);

@@ -120,6 +120,20 @@ TEST(Listeners, ProxyProtocolMarksTheListenersBoundToItsAddress) {
   }
 }
 
+TEST(Listeners, BoundPortIsThePortTheListenerGot) {
+  ListenerSet set;
+  set.OpenOwn({ParseListenAddress("127.0.0.2:0")}, 1);
+  const std::uint16_t port = PortOf(set.all().front().fd.get());
+  EXPECT_NE(port, 0);
+  // Port 0 matches the port it got, as --ssl's does.
+  EXPECT_EQ(set.BoundPort(ParseListenAddress("127.0.0.2:0")), port);
+  EXPECT_EQ(
+      set.BoundPort(ParseListenAddress("127.0.0.2:" + std::to_string(port))),
+      port);
+  EXPECT_EQ(set.BoundPort(ParseListenAddress("127.0.0.3:0")), 0);
+  EXPECT_EQ(set.BoundPort(ParseListenAddress("unix:/nonexistent.sock")), 0);
+}
+
 TEST(Listeners, AUnixSocketIsSharedByEveryWorker) {
   TempDir dir;
   std::string path = dir.path() + "/ferry.sock";
