@@ -178,7 +178,8 @@ def test_aria2c_four_connections(server, tmp_path):
     assert done.returncode == 0, log[-3000:] + done.stderr.decode("latin-1")
     assert file_sha256(tmp_path / "large.bin") == sha256(server.large)
     # Each connection aria2c opened is a CUID that connected.
-    connected = set(re.findall(r"CUID#(\d+) - Connecting to 127\.0\.0\.1:", log))
+    connected = set(re.findall(r"CUID#(\d+) - Connecting to 127\.0\.0\.1:",
+                               log))
     assert len(connected) == 4, log[-3000:]
 
 
