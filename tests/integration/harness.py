@@ -817,19 +817,20 @@ def openssl(*args, cwd: Path, input: bytes | None = None,
                           capture_output=True, timeout=timeout)
 
 
-def make_certificates(directory: Path) -> dict[str, Path]:
+def make_certificates(directory: Path, days: int = 2) -> dict[str, Path]:
     """A test CA and a server certificate it signed (CN=localhost, SAN
-    localhost and 127.0.0.1), both ECDSA P-256; the key mode 600."""
+    localhost and 127.0.0.1), both ECDSA P-256, valid for `days`; the key
+    mode 600."""
     directory.mkdir(parents=True, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     steps = [
         ["req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days",
-         "2", "-subj", "/CN=ferry test CA"],
+         str(days), "-subj", "/CN=ferry test CA"],
         ["req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj",
          "/CN=localhost"],
         ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-         "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
-         "-extfile", "ext.cnf"],
+         "ca.key", "-CAcreateserial", "-out", "server.pem", "-days",
+         str(days), "-extfile", "ext.cnf"],
     ]
     (directory / "ext.cnf").write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
