@@ -307,7 +307,9 @@ void Connection::ComposeFields(Fields which, ServingContext& ctx) {
   fields.clear();
   if (which == Fields::kNone || ctx.headers.empty()) return;
   const std::string& path = RulePath();
-  if (which == Fields::kAll) ctx.headers.AppendHeaders(path, &fields);
+  if (which == Fields::kAll) {
+    ctx.headers.AppendHeaders(path, stream_ == &tls_stream_, &fields);
+  }
   ctx.headers.AppendCors(path, request_.origin, &fields);
 }
 

@@ -201,6 +201,7 @@ HeaderRule ParseHeaderRule(std::string_view text) {
   }
   rule.name = name;
   rule.value = value;
+  rule.tls_only = EqualsIgnoringCase(name, "Strict-Transport-Security");
   return rule;
 }
 
@@ -246,10 +247,10 @@ HeaderRules HeaderRules::From(const Config& config) {
   return rules;
 }
 
-void HeaderRules::AppendHeaders(std::string_view path,
+void HeaderRules::AppendHeaders(std::string_view path, bool tls,
                                 std::string* fields) const {
   for (const HeaderRule& rule : headers_) {
-    if (!rule.pattern.Matches(path)) continue;
+    if ((rule.tls_only && !tls) || !rule.pattern.Matches(path)) continue;
     bool replaced = false;
     for (std::size_t later : rule.replaced_by) {
       if (headers_[later].pattern.Matches(path)) {

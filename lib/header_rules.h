@@ -29,6 +29,9 @@ struct HeaderRule {
   PathPattern pattern{"/"};
   std::string name;   ///< as written (a token)
   std::string value;  ///< without surrounding whitespace
+  /// Strict-Transport-Security: sent over TLS only (RFC 6797 section 7.2:
+  /// an HSTS host must not send it over plain HTTP).
+  bool tls_only = false;
   /// Later rules with the same name (case-insensitive): when one of them
   /// matches too, this rule's field is not sent.
   std::vector<std::size_t> replaced_by;
@@ -64,8 +67,11 @@ class HeaderRules {
   static HeaderRules From(const Config& config);
 
   /// Appends the --header fields for a response to `path` ("/a/b.html")
-  /// to `fields`. Allocates nothing once `fields` has grown to fit.
-  void AppendHeaders(std::string_view path, std::string* fields) const;
+  /// to `fields`; a Strict-Transport-Security field only when `tls` (the
+  /// client came to an --ssl listener). Allocates nothing once `fields`
+  /// has grown to fit.
+  void AppendHeaders(std::string_view path, bool tls,
+                     std::string* fields) const;
 
   /// Appends the CORS fields of an actual (non-preflight) response to a
   /// request for `path`: with an allowed "*", Access-Control-Allow-Origin:

@@ -426,11 +426,9 @@ def test_hsts_sent_over_tls(hsts_server):
     assert hsts_values(done.stdout) == [HSTS], done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: --header rules do not know which listener a client came to, so "
-    "the HSTS rule is sent over plain HTTP too; RFC 6797 section 7.2: an "
-    "HSTS host must not send the field over non-secure transport"))
 def test_hsts_not_sent_over_plain_http(hsts_server):
+    # RFC 6797 section 7.2: an HSTS host must not send the field over
+    # non-secure transport (the old binary sent it on every listener).
     response = hsts_server.get("/hello.txt")
     assert response.status == 200 and response.body == HELLO
     assert response.header("strict-transport-security") is None

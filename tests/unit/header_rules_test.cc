@@ -39,7 +39,7 @@ HeaderRules Rules(std::vector<std::string> headers,
 
 std::string Headers(const HeaderRules& rules, std::string_view path) {
   std::string fields;
-  rules.AppendHeaders(path, &fields);
+  rules.AppendHeaders(path, /*tls=*/false, &fields);
   return fields;
 }
 
@@ -129,6 +129,20 @@ TEST(CheckFieldValue, VisibleTextSpacesAndTabsOnly) {
   EXPECT_NE(CheckFieldValue(std::string("x\0", 2)), "");
 }
 
+TEST(HeaderRules, StrictTransportSecurityOnlyOverTls) {
+  // RFC 6797 section 7.2: an HSTS host must not send it over plain HTTP.
+  HeaderRules rules = Rules({"* strict-transport-security: max-age=63072000",
+                             "* X-Frame-Options: DENY"});
+  std::string plain;
+  std::string tls;
+  rules.AppendHeaders("/a.html", /*tls=*/false, &plain);
+  rules.AppendHeaders("/a.html", /*tls=*/true, &tls);
+  EXPECT_EQ(plain, "X-Frame-Options: DENY\r\n");
+  EXPECT_EQ(tls,
+            "strict-transport-security: max-age=63072000\r\n"
+            "X-Frame-Options: DENY\r\n");
+}
+
 TEST(HeaderRules, EveryMatchingRuleAddsItsFieldInOrder) {
   const HeaderRules rules = Rules(
       {"/* X-Content-Type-Options: nosniff", "*.html Cache-Control: no-cache",
@@ -178,12 +192,12 @@ TEST(HeaderRules, ComposingAllocatesNothingOnceGrown) {
              "/assets/* Cache-Control: public, max-age=31536000, immutable"},
             {"/assets/* https://app.example"});
   std::string fields;
-  rules.AppendHeaders("/assets/a.js", &fields);
+  rules.AppendHeaders("/assets/a.js", /*tls=*/false, &fields);
   rules.AppendCors("/assets/a.js", "https://app.example", &fields);
   const AllocationCounter counter;
   for (int i = 0; i < 3; ++i) {
     fields.clear();
-    rules.AppendHeaders("/assets/a.js", &fields);
+    rules.AppendHeaders("/assets/a.js", /*tls=*/false, &fields);
     rules.AppendCors("/assets/a.js", "https://app.example", &fields);
   }
   EXPECT_EQ(counter.count(), 0);
