@@ -61,6 +61,7 @@ class Master {
   void ReopenAccessLog();
   [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
   void Reload();
+  void ReloadTls(Config* next);
   void FinishReloadWhenSwitched(std::int64_t now);
   void Stop();
   void BeginDrain();
@@ -89,7 +90,9 @@ class Master {
   /// /etc/mime.types; they inherit it.
   MimeTypes mime_;
   /// --ssl: certificate, key and ticket keys, loaded here as root before
-  /// the workers fork; they inherit it and never open the key file.
+  /// the workers fork; they inherit it and never open the key file. A
+  /// reload replaces it (ReloadTls): the workers already running keep the
+  /// copy they forked with.
   TlsContext tls_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;

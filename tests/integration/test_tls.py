@@ -5,7 +5,9 @@ openssl CLI, and talks to ferryd with curl, wget, Python's ssl and
 openssl s_client: files, ranges and conditionals byte-exact; pipelined
 requests (decrypted bytes that no socket signal announces); TLS 1.1
 refused; a session resumed on the other worker, and new ticket keys on
-reload; over --max-connections closed without plain bytes; garbage and half a
+reload; a certificate renewed in place loaded on reload under a running
+download, a broken one refused in one line, the old one serving on; over
+--max-connections closed without plain bytes; garbage and half a
 ClientHello closed; 200 concurrent handshakes; the key-permission warning
 and the one-line start-up errors.
 """
@@ -268,6 +270,15 @@ def test_session_resumes_on_another_worker(launch, tmp_path, certs):
     assert counters["tls_handshakes"] > counters["tls_resumed"]
 
 
+def reload(ferry) -> str:
+    """SIGHUP, awaited: what ferryd logged meanwhile."""
+    mark = len(ferry.stderr_path.read_bytes())
+    os.kill(ferry.pid, signal.SIGHUP)
+    wait_until(lambda: b"reloaded the configuration" in
+               ferry.stderr_path.read_bytes()[mark:], 15, message="the reload")
+    return ferry.stderr_path.read_bytes()[mark:].decode(errors="replace")
+
+
 def test_reload_makes_new_ticket_keys(launch, tmp_path, certs):
     """SIGHUP: the new workers share new ticket keys; a ticket from before
     makes a full handshake, one from after resumes."""
@@ -278,14 +289,140 @@ def test_reload_makes_new_ticket_keys(launch, tmp_path, certs):
     before, after = tmp_path / "before.pem", tmp_path / "after.pem"
     assert "New, " in s_client(ferry, "-sess_out", str(before), request=request)[1]
     assert "Reused, " in s_client(ferry, "-sess_in", str(before), request=request)[1]
-    os.kill(ferry.pid, signal.SIGHUP)
-    wait_until(lambda: b"reloaded the configuration" in
-               ferry.stderr_path.read_bytes(), 15, message="the reload")
-    assert b"new TLS session ticket keys" in ferry.stderr_path.read_bytes()
+    assert "new TLS session ticket keys" in reload(ferry)
     status, text = s_client(ferry, "-sess_in", str(before), request=request)
     assert status == 0 and "New, " in text, text
     assert "New, " in s_client(ferry, "-sess_out", str(after), request=request)[1]
     assert "Reused, " in s_client(ferry, "-sess_in", str(after), request=request)[1]
+
+
+def pem_to_der(path: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def served_certificate(ferry) -> bytes:
+    """The certificate a new connection gets (verified by the test CA)."""
+    with tls_connect(ferry) as sock:
+        return sock.getpeercert(binary_form=True)
+
+
+def renewed_certificate(certs, directory: Path) -> dict[str, Path]:
+    """A second server certificate from the test CA of `certs`: a new key,
+    serial and subject (CN=localhost, O=renewed), the same names."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_dir = certs["ca"].parent
+    steps = [
+        ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+         "/CN=localhost/O=renewed"],
+        ["x509", "-req", "-in", "server.csr", "-CA", str(certs["ca"]),
+         "-CAkey", str(ca_dir / "ca.key"), "-set_serial", "4242", "-out",
+         "server.pem", "-days", "2", "-extfile", str(ca_dir / "ext.cnf")],
+    ]
+    for step in steps:
+        done = openssl(*step, cwd=directory)
+        assert done.returncode == 0, done.stderr.decode()
+    os.chmod(directory / "server.key", 0o600)
+    return {"ca": certs["ca"], "cert": directory / "server.pem",
+            "key": directory / "server.key"}
+
+
+def launch_with_live_files(launch, tmp_path, certs, root: Path | None = None,
+                           args: tuple = ()):
+    """ferryd with a copy of `certs` in files that a test replaces in
+    place (as certbot's renewal does), like /etc/letsencrypt/live."""
+    live = tmp_path / "live"
+    live.mkdir()
+    files = {**certs, "cert": live / "fullchain.pem", "key": live / "privkey.pem"}
+    shutil.copyfile(certs["cert"], files["cert"])
+    shutil.copyfile(certs["key"], files["key"])
+    os.chmod(files["key"], 0o600)
+    if root is None:
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "hello.txt").write_bytes(HELLO)
+    port = free_port()
+    ferry = launch(root=root, workers=2, args=[*tls_args(port, files), *args])
+    ferry.tls_port, ferry.certs, ferry.files = port, certs, files
+    return ferry
+
+
+def test_reload_loads_a_certificate_renewed_in_place_under_a_download(
+        launch, tmp_path, certs):
+    """The certificate and key files are overwritten with a new pair (same
+    names) and SIGHUP: new connections get the new certificate, while a
+    64 MiB download that a slow client began before goes on, from its old
+    worker with the old certificate, to its last byte."""
+    root = tmp_path / "root"
+    root.mkdir()
+    size = 64 * 1024 * 1024
+    data = write_random(root / "huge.bin", size, seed=17)
+    ferry = launch_with_live_files(launch, tmp_path, certs, root=root,
+                                   args=("--shutdown-timeout", "120s"))
+    renewed = renewed_certificate(certs, tmp_path / "renewed")
+    old, new = pem_to_der(certs["cert"]), pem_to_der(renewed["cert"])
+    assert old != new
+    assert served_certificate(ferry) == old
+    old_workers = set(ferry.worker_pids())
+    with tls_connect(ferry, timeout=60) as sock:
+        assert sock.getpeercert(binary_form=True) == old
+        sock.sendall(build_request("/huge.bin", close=True))
+        reader = Reader(sock)
+        head = reader.read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and \
+            f"Content-Length: {size}\r\n".encode() in head, head
+        # The client reads slowly: most of the file is still to come.
+        body = bytearray(reader.read_exact(1 << 20))
+        shutil.copyfile(renewed["cert"], ferry.files["cert"])
+        shutil.copyfile(renewed["key"], ferry.files["key"])
+        logged = reload(ferry)
+        assert "reload: loaded the certificate" in logged, logged
+        for _ in range(6):  # on each new worker
+            assert served_certificate(ferry) == new
+        # The download's worker is of the old generation, still running.
+        assert old_workers & set(ferry.worker_pids())
+        while len(body) < size:
+            chunk = reader.read_exact(min(256 * 1024, size - len(body)))
+            body += chunk
+            time.sleep(0.002)
+        assert len(body) == size and bytes(body) == data
+        assert reader.at_eof(10)
+    wait_until(lambda: not old_workers & set(ferry.worker_pids()), 15,
+               message="the old workers gone once the download finished")
+
+
+BROKEN = {
+    "certificate": ("--ssl-certificate", "cert", "not a certificate\n"),
+    "key": ("--ssl-certificate-key", "key", "-----BEGIN PRIVATE KEY-----\n"),
+    "mismatched key": ("--ssl-certificate-key", "key", None),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_reload_with_a_broken_certificate_keeps_the_old_one(
+        launch, tmp_path, certs, broken):
+    """A certificate or key that cannot be used on reload: one error line
+    naming the flag, and the running certificate serves on; the rest of the
+    reload goes through."""
+    flag, which, text = BROKEN[broken]
+    ferry = launch_with_live_files(launch, tmp_path, certs)
+    old = pem_to_der(certs["cert"])
+    old_workers = set(ferry.worker_pids())
+    if text is None:
+        shutil.copyfile(renewed_certificate(certs, tmp_path / "other")["key"],
+                        ferry.files["key"])
+    else:
+        ferry.files[which].write_text(text)
+    logged = reload(ferry)
+    naming = [line for line in logged.splitlines() if flag + ":" in line]
+    assert len(naming) == 1, logged
+    assert "serve on" in naming[0] and "reload failed" not in logged, logged
+    for _ in range(6):
+        assert served_certificate(ferry) == old
+    status, _, body = split_curl(curl(ferry, "/hello.txt").stdout)
+    assert (status, body) == (200, HELLO)
+    wait_until(lambda: not old_workers & set(ferry.worker_pids()), 15,
+               message="a new generation of workers")
 
 
 # -- hostile clients ---------------------------------------------------------
