@@ -436,14 +436,18 @@ void Master::Reload() {
 // The new generation's TLS context, read anew from the files even when
 // their names did not change (a certificate renewed in place). One that
 // cannot be loaded leaves the running context and its settings serving:
-// one error line says why. Either way the new generation shares new
-// ticket keys: tickets of the old one no longer resume.
+// one error line says why. Either way the ticket keys rotate, the previous
+// ones still opening tickets.
 void Master::ReloadTls(Config* next) {
   if (tls_.get() == nullptr) return;
   try {
-    tls_ = TlsContext(*next);  // with new ticket keys of its own
+    TlsContext loaded(*next);
+    loaded.TakeTicketKeys(tls_);
+    loaded.RotateTicketKeys();
+    tls_ = std::move(loaded);
     Log(LogLevel::kNotice,
-        "reload: loaded the certificate %s (%s); new TLS session ticket keys",
+        "reload: loaded the certificate %s (%s); new TLS session ticket keys, "
+        "the previous ones still resume",
         next->ssl_certificate.c_str(), next->ssl_protocols.c_str());
     return;
   } catch (const ConfigError& error) {
@@ -456,7 +460,7 @@ void Master::ReloadTls(Config* next) {
   next->ssl_certificate_key = config_.ssl_certificate_key;
   next->ssl_protocols = config_.ssl_protocols;
   next->ssl_ciphers = config_.ssl_ciphers;
-  tls_.NewTicketKeys();
+  tls_.RotateTicketKeys();
 }
 
 void Master::FinishReloadWhenSwitched(std::int64_t now) {
