@@ -63,6 +63,7 @@ class Master {
   void Reload();
   void ReloadTls(Config* next);
   void FinishReloadWhenSwitched(std::int64_t now);
+  void ReloadWhenServing();
   void Stop();
   void BeginDrain();
   void FinishDrain(std::int64_t now);
@@ -103,6 +104,8 @@ class Master {
   /// A reload waits for the new workers to accept and the old ones to stop
   /// accepting before it says READY=1 (until this deadline; 0: none).
   std::int64_t reload_deadline_ms_ = 0;
+  /// A SIGHUP came: applied once the serving workers all accept.
+  bool reload_pending_ = false;
   bool withheld_ = false;
   std::string last_status_;  ///< the last ping was withheld (logged once)
 };
