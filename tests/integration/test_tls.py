@@ -22,6 +22,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -403,6 +404,39 @@ def test_reload_loads_a_certificate_renewed_in_place_under_a_download(
         assert reader.at_eof(10)
     wait_until(lambda: not old_workers & set(ferry.worker_pids()), 15,
                message="the old workers gone once the download finished")
+
+
+def test_reload_by_a_master_that_cannot_read_the_key_says_so(launch, certs):
+    """A master that runs unprivileged and can no longer read the key on
+    reload keeps the running one, in one line that says the key must be
+    readable by the service user."""
+    if os.geteuid() != 0:
+        pytest.skip("runs ferryd as nobody: needs root (CI is)")
+    base = Path(tempfile.mkdtemp(prefix="ferry-unprivileged-"))
+    try:
+        base.chmod(0o755)
+        root = base / "root"
+        root.mkdir()
+        (root / "hello.txt").write_bytes(HELLO)
+        files = {**certs, "cert": base / "fullchain.pem", "key": base / "privkey.pem"}
+        shutil.copyfile(certs["cert"], files["cert"])
+        shutil.copyfile(certs["key"], files["key"])
+        os.chmod(files["key"], 0o600)
+        os.chown(files["key"], 65534, 65534)
+        port = free_port()
+        ferry = launch(root=root, args=tls_args(port, files), wrapper=[
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        ferry.tls_port, ferry.certs = port, certs
+        assert served_certificate(ferry) == pem_to_der(certs["cert"])
+        os.chown(files["key"], 0, 0)  # root's alone now
+        logged = reload(ferry)
+        naming = [line for line in logged.splitlines()
+                  if "--ssl-certificate-key:" in line]
+        assert len(naming) == 1, logged
+        assert "readable by the service user" in naming[0], naming[0]
+        assert served_certificate(ferry) == pem_to_der(certs["cert"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 BROKEN = {
