@@ -439,6 +439,29 @@ def test_reload_by_a_master_that_cannot_read_the_key_says_so(launch, certs):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_reload_keeps_the_ssl_listeners(launch, tmp_path, certs):
+    """--ssl names listeners bound at start-up: a config file that drops it
+    on reload is refused with a warning and the listener speaks TLS on;
+    a new --ssl-protocols in the same file applies."""
+    config = tmp_path / "ferryd.conf"
+    lines = [f"ssl-certificate = {certs['cert']}",
+             f"ssl-certificate-key = {certs['key']}"]
+    # Port 0 matches any port: the listener the harness asks for.
+    config.write_text("\n".join(["ssl = 127.0.0.1:0", *lines]) + "\n")
+    ferry = launch(args=["--config", str(config)])
+    ferry.tls_port, ferry.certs = ferry.port, certs
+    assert served_certificate(ferry) == pem_to_der(certs["cert"])
+    config.write_text("\n".join(["ssl = off", "ssl-protocols = TLSv1.3",
+                                 *lines]) + "\n")
+    logged = reload(ferry)
+    assert "reload: --ssl cannot change without a restart" in logged, logged
+    assert "(TLSv1.3)" in logged, logged
+    with tls_connect(ferry) as sock:
+        assert sock.version() == "TLSv1.3"
+    status, text = s_client(ferry, "-tls1_2")
+    assert status != 0, text
+
+
 BROKEN = {
     "certificate": ("--ssl-certificate", "cert", "not a certificate\n"),
     "key": ("--ssl-certificate-key", "key", "-----BEGIN PRIVATE KEY-----\n"),
