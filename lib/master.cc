@@ -43,6 +43,32 @@ void RaiseDescriptorLimit() {
   }
 }
 
+/// What CheckConfig checks but the certificate and key, which a reload
+/// loads apart (Master::ReloadTls).
+void CheckAllButTls(const Config& config) {
+  try {
+    DocumentRoot root(config.root);
+  } catch (const std::system_error& error) {
+    throw ConfigError("--root: '" + config.root +
+                      "': " + error.code().message());
+  }
+  // It can be opened: that is all we wanted.
+  OpenAccessLog(config, ResolveCredentials(config));
+}
+
+/// What to add to a reload's TLS error when the master may no longer read
+/// the key (it runs as whoever it runs as, and never regains root).
+std::string UnreadableKeyHint(const Config& config) {
+  if (access(config.ssl_certificate_key.c_str(), R_OK) == 0 ||
+      errno != EACCES) {
+    return "";
+  }
+  return " (on reload the master reads --ssl-certificate-key as uid " +
+         std::to_string(geteuid()) +
+         ": the key must be readable by the service user, e.g. through "
+         "systemd's LoadCredential=)";
+}
+
 }  // namespace
 
 Master::Master(Config config, int argc, const char* const* argv)
@@ -111,6 +137,7 @@ int Master::Run() {
     UpdateStatus();
     PingWatchdogIfAlive(now);
     FinishReloadWhenSwitched(now);
+    ReloadWhenServing();
   }
   Log(LogLevel::kNotice, "counters: %s", counters_.Summary().c_str());
   Log(LogLevel::kNotice, "stopped");
@@ -181,7 +208,7 @@ void Master::WaitForEvents(std::vector<pollfd>* pfds) {
     timeout = static_cast<int>(std::clamp<std::int64_t>(
         config_.watchdog_interval.count() / 4, 1, 1000));
   }
-  if (reload_deadline_ms_ != 0) timeout = 10;
+  if (reload_deadline_ms_ != 0 || reload_pending_) timeout = 10;
   if (draining_) {
     timeout = static_cast<int>(std::clamp<std::int64_t>(
         drain_end_ms_ - MonotonicMillis(), 0, timeout));
@@ -225,7 +252,7 @@ void Master::OnSignal(std::uint32_t signo) {
       if (draining_) {
         Log(LogLevel::kWarning, "reload: ignored while draining");
       } else if (!stopping_) {
-        Reload();
+        reload_pending_ = true;  // ReloadWhenServing
       }
       break;
     case SIGUSR1:
@@ -353,6 +380,23 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
   _exit(status);
 }
 
+// A SIGHUP is applied once every worker of the serving generation accepts.
+// GOTCHA: a listener's F_SETOWN_EX belongs to the socket's open file, which
+// both generations share: a worker still starting when the reload forks its
+// successor arms the socket after it, takes its signals and then stops,
+// leaving connections to that socket unannounced (seen after a SIGHUP sent
+// right after the start, one time in 15).
+void Master::ReloadWhenServing() {
+  if (!reload_pending_) return;
+  if (stopping_ || draining_) {
+    reload_pending_ = false;
+    return;
+  }
+  if (!processes_.Switched()) return;
+  reload_pending_ = false;
+  Reload();
+}
+
 void Master::Reload() {
   Notify("RELOADING=1");
   try {
@@ -378,19 +422,9 @@ void Master::Reload() {
           "reload: --proxy-protocol cannot change without a restart");
       next.proxy_protocol = config_.proxy_protocol;
     }
-    if (ListenTexts(next.ssl) != ListenTexts(config_.ssl) ||
-        next.ssl_certificate != config_.ssl_certificate ||
-        next.ssl_certificate_key != config_.ssl_certificate_key ||
-        next.ssl_protocols != config_.ssl_protocols ||
-        next.ssl_ciphers != config_.ssl_ciphers) {
-      Log(LogLevel::kWarning,
-          "reload: --ssl and its certificate, key, protocols and ciphers "
-          "cannot change without a restart");
+    if (ListenTexts(next.ssl) != ListenTexts(config_.ssl)) {
+      Log(LogLevel::kWarning, "reload: --ssl cannot change without a restart");
       next.ssl = config_.ssl;
-      next.ssl_certificate = config_.ssl_certificate;
-      next.ssl_certificate_key = config_.ssl_certificate_key;
-      next.ssl_protocols = config_.ssl_protocols;
-      next.ssl_ciphers = config_.ssl_ciphers;
     }
     if (next.metrics_listen.text != config_.metrics_listen.text) {
       Log(LogLevel::kWarning,
@@ -399,23 +433,18 @@ void Master::Reload() {
     }
     next.watchdog_interval = config_.watchdog_interval;
     next.https_port = config_.https_port;  // --ssl is kept, and so its port
-    CheckConfig(next);
+    CheckAllButTls(next);
     UniqueFd access_log = OpenAccessLog(next, credentials_);
     if (processes_.Switching()) {
       throw ConfigError("the previous reload's workers are still finishing");
     }
+    ReloadTls(&next);
     config_ = std::move(next);
     access_log_ = std::move(access_log);
     if (metrics_) metrics_->Allow(AddressList::Parse(config_.metrics_allow));
     SetLogLevel(ParseLogLevel(config_.log_level));
     mime_ = MimeTypes();
     mime_.LoadFile(config_.mime_types);
-    if (tls_.get() != nullptr) {
-      // The new generation shares new keys: tickets of the old one no
-      // longer resume (a full handshake instead).
-      tls_.NewTicketKeys();
-      Log(LogLevel::kNotice, "reload: new TLS session ticket keys");
-    }
     processes_.SwitchGeneration();  // the new workers fork with all of that
     reload_deadline_ms_ = MonotonicMillis() + kReloadSwitchMillis;
     return;  // READY=1 once the new workers took over
@@ -424,6 +453,36 @@ void Master::Reload() {
         "reload failed, keeping the running configuration: %s", error.what());
   }
   Notify("READY=1\nSTATUS=" + StatusLine());
+}
+
+// The new generation's TLS context, read anew from the files even when
+// their names did not change (a certificate renewed in place). One that
+// cannot be loaded leaves the running context and its settings serving:
+// one error line says why. Either way the ticket keys rotate, the previous
+// ones still opening tickets.
+void Master::ReloadTls(Config* next) {
+  if (tls_.get() == nullptr) return;
+  try {
+    TlsContext loaded(*next);
+    loaded.TakeTicketKeys(tls_);
+    loaded.RotateTicketKeys();
+    tls_ = std::move(loaded);
+    Log(LogLevel::kNotice,
+        "reload: loaded the certificate %s (%s); new TLS session ticket keys, "
+        "the previous ones still resume",
+        next->ssl_certificate.c_str(), next->ssl_protocols.c_str());
+    return;
+  } catch (const ConfigError& error) {
+    Log(LogLevel::kError,
+        "reload: %s; the running certificate and key serve on, with new "
+        "session ticket keys%s",
+        error.what(), UnreadableKeyHint(*next).c_str());
+  }
+  next->ssl_certificate = config_.ssl_certificate;
+  next->ssl_certificate_key = config_.ssl_certificate_key;
+  next->ssl_protocols = config_.ssl_protocols;
+  next->ssl_ciphers = config_.ssl_ciphers;
+  tls_.RotateTicketKeys();
 }
 
 void Master::FinishReloadWhenSwitched(std::int64_t now) {
@@ -439,14 +498,7 @@ void Master::FinishReloadWhenSwitched(std::int64_t now) {
 }
 
 void CheckConfig(const Config& config, TlsContext* tls) {
-  try {
-    DocumentRoot root(config.root);
-  } catch (const std::system_error& error) {
-    throw ConfigError("--root: '" + config.root +
-                      "': " + error.code().message());
-  }
-  // It can be opened: that is all we wanted.
-  OpenAccessLog(config, ResolveCredentials(config));
+  CheckAllButTls(config);
   if (!config.ssl.empty()) {
     TlsContext loaded(config);
     if (tls != nullptr) *tls = std::move(loaded);

@@ -61,7 +61,9 @@ class Master {
   void ReopenAccessLog();
   [[noreturn]] void RunWorker(unsigned slot, UniqueFd channel);
   void Reload();
+  void ReloadTls(Config* next);
   void FinishReloadWhenSwitched(std::int64_t now);
+  void ReloadWhenServing();
   void Stop();
   void BeginDrain();
   void FinishDrain(std::int64_t now);
@@ -89,7 +91,9 @@ class Master {
   /// /etc/mime.types; they inherit it.
   MimeTypes mime_;
   /// --ssl: certificate, key and ticket keys, loaded here as root before
-  /// the workers fork; they inherit it and never open the key file.
+  /// the workers fork; they inherit it and never open the key file. A
+  /// reload replaces it (ReloadTls): the workers already running keep the
+  /// copy they forked with.
   TlsContext tls_;
   pid_t master_pid_ = getpid();
   bool stopping_ = false;
@@ -100,6 +104,8 @@ class Master {
   /// A reload waits for the new workers to accept and the old ones to stop
   /// accepting before it says READY=1 (until this deadline; 0: none).
   std::int64_t reload_deadline_ms_ = 0;
+  /// A SIGHUP came: applied once the serving workers all accept.
+  bool reload_pending_ = false;
   bool withheld_ = false;
   std::string last_status_;  ///< the last ping was withheld (logged once)
 };

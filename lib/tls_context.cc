@@ -1,10 +1,15 @@
 #include "tls_context.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <utility>
@@ -67,7 +72,41 @@ void WarnIfKeyShared(const std::string& path) {
       static_cast<unsigned>(status.st_mode & 07777));
 }
 
+/// One session-ticket key: its name (sent in the clear in the ticket), the
+/// AES-256-CBC key that seals the ticket and the HMAC-SHA256 key that
+/// signs it (what OpenSSL's own ticket keys are).
+struct TicketKey {
+  unsigned char name[16];
+  unsigned char aes[32];
+  unsigned char hmac[32];
+};
+
+/// Points the MAC of a ticket at `key`'s HMAC key. Returns 1, or -1 (the
+/// callback's "error").
+int UseHmacKey(EVP_MAC_CTX* mac, const TicketKey& key) {
+  char digest[] = "sha256";
+  // OSSL_PARAM wants a writable pointer; the MAC only copies the key.
+  auto* hmac = const_cast<unsigned char*>(key.hmac);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, hmac,
+                                        sizeof key.hmac),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  return EVP_MAC_CTX_set_params(mac, params) == 1 ? 1 : -1;
+}
+
 }  // namespace
+
+struct TlsContext::TicketKeys {
+  /// [0] seals and opens; [1], the one [0] replaced, only opens.
+  std::array<TicketKey, 2> keys{};
+  std::size_t count = 0;
+
+  TicketKeys() = default;
+  TicketKeys(const TicketKeys&) = default;
+  TicketKeys& operator=(const TicketKeys&) = default;
+  ~TicketKeys() { OPENSSL_cleanse(keys.data(), sizeof keys); }
+};
 
 bool ParseTlsProtocols(const std::string& text, int* lowest, int* highest) {
   *lowest = 0;
@@ -95,7 +134,8 @@ bool ParseTlsProtocols(const std::string& text, int* lowest, int* highest) {
 }
 
 TlsContext::TlsContext(const Config& config)
-    : ctx_(SSL_CTX_new(TLS_server_method())) {
+    : ctx_(SSL_CTX_new(TLS_server_method())),
+      tickets_(std::make_unique<TicketKeys>()) {
   if (ctx_ == nullptr) {
     throw ConfigError("--ssl: cannot make a TLS context: " + OpenSslReason());
   }
@@ -151,31 +191,78 @@ void TlsContext::Configure(const Config& config) {
   SSL_CTX_set_alpn_select_cb(ctx_, SelectAlpn, nullptr);
   static constexpr unsigned char kContext[] = "ferryd";
   SSL_CTX_set_session_id_context(ctx_, kContext, sizeof kContext - 1);
-  NewTicketKeys();
+  SSL_CTX_set_app_data(ctx_, tickets_.get());
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx_, OnTicketKey);
+  RotateTicketKeys();
 }
 
-void TlsContext::NewTicketKeys() {
-  // The name (16 bytes), the HMAC key and the AES key (32 each): the
-  // layout SSL_CTRL_SET_TLSEXT_TICKET_KEYS takes.
-  unsigned char keys[80];
-  if (RAND_bytes(keys, sizeof keys) != 1 ||
-      SSL_CTX_set_tlsext_ticket_keys(ctx_, keys, sizeof keys) != 1) {
+void TlsContext::RotateTicketKeys() {
+  if (tickets_ == nullptr) return;
+  TicketKey fresh{};
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&fresh), sizeof fresh) != 1) {
     throw ConfigError("--ssl: cannot make session ticket keys: " +
                       OpenSslReason());
   }
-  OPENSSL_cleanse(keys, sizeof keys);
+  std::array<TicketKey, 2>& keys = tickets_->keys;
+  keys[1] = keys[0];
+  keys[0] = fresh;
+  OPENSSL_cleanse(&fresh, sizeof fresh);
+  tickets_->count = std::min<std::size_t>(tickets_->count + 1, keys.size());
 }
+
+void TlsContext::TakeTicketKeys(const TlsContext& older) {
+  if (tickets_ != nullptr && older.tickets_ != nullptr) {
+    *tickets_ = *older.tickets_;
+  }
+}
+
+// OpenSSL calls this to seal a ticket (`encrypt`) and to open one: 1 is
+// done, 2 opened with the older key (OpenSSL then issues a new ticket),
+// 0 a key we do not have (a full handshake), -1 an error.
+int TlsContext::OnTicketKey(SSL* ssl, unsigned char* key_name,
+                            unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                            EVP_MAC_CTX* mac, int encrypt) {
+  const auto* tickets = static_cast<const TicketKeys*>(
+      SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (tickets == nullptr || tickets->count == 0) return encrypt ? -1 : 0;
+  if (encrypt != 0) {
+    const TicketKey& key = tickets->keys[0];
+    const int iv_length = EVP_CIPHER_get_iv_length(EVP_aes_256_cbc());
+    if (RAND_bytes(iv, iv_length) != 1) return -1;
+    std::memcpy(key_name, key.name, sizeof key.name);
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv) !=
+        1) {
+      return -1;
+    }
+    return UseHmacKey(mac, key);
+  }
+  for (std::size_t i = 0; i < tickets->count; ++i) {
+    const TicketKey& key = tickets->keys[i];
+    if (std::memcmp(key_name, key.name, sizeof key.name) != 0) continue;
+    if (UseHmacKey(mac, key) != 1 ||
+        EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv) !=
+            1) {
+      return -1;
+    }
+    return i == 0 ? 1 : 2;
+  }
+  return 0;
+}
+
+TlsContext::TlsContext() = default;
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
 TlsContext::TlsContext(TlsContext&& other) noexcept
     : ctx_(std::exchange(other.ctx_, nullptr)),
+      tickets_(std::move(other.tickets_)),
       kernel_tls_(other.kernel_tls_) {}
 
 TlsContext& TlsContext::operator=(TlsContext&& other) noexcept {
   if (this != &other) {
     SSL_CTX_free(ctx_);
     ctx_ = std::exchange(other.ctx_, nullptr);
+    tickets_ = std::move(other.tickets_);
     kernel_tls_ = other.kernel_tls_;
   }
   return *this;

@@ -7,6 +7,7 @@
 
 #include <openssl/types.h>
 
+#include <memory>
 #include <string>
 
 #include "config.h"
@@ -16,7 +17,7 @@ namespace ferry {
 /// Owns one SSL_CTX. Move-only.
 class TlsContext {
  public:
-  TlsContext() = default;
+  TlsContext();
   /// Reads --ssl-certificate and --ssl-certificate-key and applies
   /// --ssl-protocols and --ssl-ciphers. Throws ConfigError, one line
   /// naming the flag, on a file that cannot be read or used or a value
@@ -34,15 +35,31 @@ class TlsContext {
   /// Records are sealed by the kernel (kTLS): the tls ULP is available.
   bool kernel_tls() const { return kernel_tls_; }
 
-  /// Replaces the session-ticket keys with fresh random ones: tickets
-  /// issued before no longer resume. Call before forking the workers that
-  /// should share them. Throws ConfigError when OpenSSL fails.
-  void NewTicketKeys();
+  /// Starts a new generation of session-ticket keys: fresh random keys
+  /// seal the tickets issued from now on, the keys that sealed them until
+  /// now still open them (and such a ticket is renewed) until the next
+  /// rotation; tickets older than that make a full handshake. Call before
+  /// forking the workers that should share them (a reload). Throws
+  /// ConfigError when OpenSSL fails.
+  void RotateTicketKeys();
+  /// Takes over `older`'s session-ticket keys (a context loaded on reload
+  /// goes on with the running one's); RotateTicketKeys follows.
+  void TakeTicketKeys(const TlsContext& older);
 
  private:
+  /// The session-ticket keys: the newest seals and opens, the one before
+  /// only opens.
+  struct TicketKeys;
+
   void Configure(const Config& config);
+  /// OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb).
+  static int OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv,
+                         EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt);
 
   SSL_CTX* ctx_ = nullptr;
+  /// Reached by OpenSSL's ticket callback through the SSL_CTX's app data;
+  /// on the heap, so that a move leaves its address as it is.
+  std::unique_ptr<TicketKeys> tickets_;
   bool kernel_tls_ = false;
 };
 

@@ -4,11 +4,13 @@ The test makes its own CA and an ECDSA P-256 server certificate with the
 openssl CLI, and talks to ferryd with curl, wget, Python's ssl and
 openssl s_client: files, ranges and conditionals byte-exact; aria2c over
 four connections; pipelined requests (decrypted bytes that no socket signal
-announces); TLS 1.1 refused; a session resumed on the other worker, and new
-ticket keys on reload; HSTS from --header; over --max-connections closed
-without plain bytes; garbage and half a ClientHello closed; 1,000
-concurrent handshakes; the key-permission warning and the one-line start-up
-errors.
+announces); TLS 1.1 refused; a session resumed on the other worker, and
+across one reload (not two); a certificate renewed in place loaded on
+reload under a running download, a broken one refused in one line, the old
+one serving on; HSTS from --header, over TLS only; over --max-connections
+closed without plain bytes; garbage and half a ClientHello closed; 1,000
+concurrent handshakes; testssl.sh's scan; the key-permission warning and
+the one-line start-up errors.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -291,24 +295,229 @@ def test_session_resumes_on_another_worker(launch, tmp_path, certs):
     assert counters["tls_handshakes"] > counters["tls_resumed"]
 
 
-def test_reload_makes_new_ticket_keys(launch, tmp_path, certs):
-    """SIGHUP: the new workers share new ticket keys; a ticket from before
-    makes a full handshake, one from after resumes."""
-    port = free_port()
-    ferry = launch(args=tls_args(port, certs))
-    ferry.tls_port, ferry.certs = port, certs
-    request = build_request("/hello.txt", close=True)
-    before, after = tmp_path / "before.pem", tmp_path / "after.pem"
-    assert "New, " in s_client(ferry, "-sess_out", str(before), request=request)[1]
-    assert "Reused, " in s_client(ferry, "-sess_in", str(before), request=request)[1]
+def reload(ferry) -> str:
+    """SIGHUP, awaited: what ferryd logged meanwhile."""
+    mark = len(ferry.stderr_path.read_bytes())
     os.kill(ferry.pid, signal.SIGHUP)
     wait_until(lambda: b"reloaded the configuration" in
-               ferry.stderr_path.read_bytes(), 15, message="the reload")
-    assert b"new TLS session ticket keys" in ferry.stderr_path.read_bytes()
-    status, text = s_client(ferry, "-sess_in", str(before), request=request)
-    assert status == 0 and "New, " in text, text
-    assert "New, " in s_client(ferry, "-sess_out", str(after), request=request)[1]
-    assert "Reused, " in s_client(ferry, "-sess_in", str(after), request=request)[1]
+               ferry.stderr_path.read_bytes()[mark:], 15, message="the reload")
+    return ferry.stderr_path.read_bytes()[mark:].decode(errors="replace")
+
+
+@pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
+def test_tickets_resume_across_one_reload_not_two(launch, tmp_path, certs,
+                                                  version):
+    """SIGHUP rotates the ticket keys: the new workers seal tickets with new
+    keys and still open those of the generation before (renewing them), so
+    a ticket from before one reload resumes, on any new worker; one from
+    before two reloads makes a full handshake."""
+    port = free_port()
+    ferry = launch(workers=2, args=tls_args(port, certs))
+    ferry.tls_port, ferry.certs = port, certs
+    request = build_request("/hello.txt", close=True)
+    oldest, before = tmp_path / "oldest.pem", tmp_path / "before.pem"
+
+    def handshake(*args):
+        status, text = s_client(ferry, version, *args, request=request)
+        assert status == 0 and HELLO.decode() in text, text
+        return "Reused, " in text
+
+    assert not handshake("-sess_out", str(oldest))
+    assert handshake("-sess_in", str(oldest))
+    assert "new TLS session ticket keys" in reload(ferry)
+    assert not handshake("-sess_out", str(before))
+    # Both new workers, whichever takes the connection, open the old ticket.
+    for _ in range(6):
+        assert handshake("-sess_in", str(oldest))
+    reload(ferry)
+    assert not handshake("-sess_in", str(oldest))
+    assert handshake("-sess_in", str(before))
+
+
+def pem_to_der(path: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def served_certificate(ferry) -> bytes:
+    """The certificate a new connection gets (verified by the test CA)."""
+    with tls_connect(ferry) as sock:
+        return sock.getpeercert(binary_form=True)
+
+
+def renewed_certificate(certs, directory: Path) -> dict[str, Path]:
+    """A second server certificate from the test CA of `certs`: a new key,
+    serial and subject (CN=localhost, O=renewed), the same names."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_dir = certs["ca"].parent
+    steps = [
+        ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+         "/CN=localhost/O=renewed"],
+        ["x509", "-req", "-in", "server.csr", "-CA", str(certs["ca"]),
+         "-CAkey", str(ca_dir / "ca.key"), "-set_serial", "4242", "-out",
+         "server.pem", "-days", "2", "-extfile", str(ca_dir / "ext.cnf")],
+    ]
+    for step in steps:
+        done = openssl(*step, cwd=directory)
+        assert done.returncode == 0, done.stderr.decode()
+    os.chmod(directory / "server.key", 0o600)
+    return {"ca": certs["ca"], "cert": directory / "server.pem",
+            "key": directory / "server.key"}
+
+
+def launch_with_live_files(launch, tmp_path, certs, root: Path | None = None,
+                           args: tuple = ()):
+    """ferryd with a copy of `certs` in files that a test replaces in
+    place (as certbot's renewal does), like /etc/letsencrypt/live."""
+    live = tmp_path / "live"
+    live.mkdir()
+    files = {**certs, "cert": live / "fullchain.pem", "key": live / "privkey.pem"}
+    shutil.copyfile(certs["cert"], files["cert"])
+    shutil.copyfile(certs["key"], files["key"])
+    os.chmod(files["key"], 0o600)
+    if root is None:
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "hello.txt").write_bytes(HELLO)
+    port = free_port()
+    ferry = launch(root=root, workers=2, args=[*tls_args(port, files), *args])
+    ferry.tls_port, ferry.certs, ferry.files = port, certs, files
+    return ferry
+
+
+def test_reload_loads_a_certificate_renewed_in_place_under_a_download(
+        launch, tmp_path, certs):
+    """The certificate and key files are overwritten with a new pair (same
+    names) and SIGHUP: new connections get the new certificate, while a
+    64 MiB download that a slow client began before goes on, from its old
+    worker with the old certificate, to its last byte."""
+    root = tmp_path / "root"
+    root.mkdir()
+    size = 64 * 1024 * 1024
+    data = write_random(root / "huge.bin", size, seed=17)
+    (root / "hello.txt").write_bytes(HELLO)
+    ferry = launch_with_live_files(launch, tmp_path, certs, root=root,
+                                   args=("--shutdown-timeout", "120s"))
+    renewed = renewed_certificate(certs, tmp_path / "renewed")
+    old, new = pem_to_der(certs["cert"]), pem_to_der(renewed["cert"])
+    assert old != new
+    assert served_certificate(ferry) == old
+    old_workers = set(ferry.worker_pids())
+    with tls_connect(ferry, timeout=60) as sock:
+        assert sock.getpeercert(binary_form=True) == old
+        sock.sendall(build_request("/huge.bin", close=True))
+        reader = Reader(sock)
+        head = reader.read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and \
+            f"Content-Length: {size}\r\n".encode() in head, head
+        # The client reads slowly: most of the file is still to come.
+        body = bytearray(reader.read_exact(1 << 20))
+        shutil.copyfile(renewed["cert"], ferry.files["cert"])
+        shutil.copyfile(renewed["key"], ferry.files["key"])
+        logged = reload(ferry)
+        assert "reload: loaded the certificate" in logged, logged
+        for _ in range(6):  # on each new worker
+            assert served_certificate(ferry) == new
+        # The download's worker is of the old generation, still running.
+        assert old_workers & set(ferry.worker_pids())
+        while len(body) < size:
+            chunk = reader.read_exact(min(256 * 1024, size - len(body)))
+            body += chunk
+            time.sleep(0.002)
+        assert len(body) == size and bytes(body) == data
+        assert reader.at_eof(10)
+    wait_until(lambda: not old_workers & set(ferry.worker_pids()), 15,
+               message="the old workers gone once the download finished")
+
+
+def test_reload_by_a_master_that_cannot_read_the_key_says_so(launch, certs):
+    """A master that runs unprivileged and can no longer read the key on
+    reload keeps the running one, in one line that says the key must be
+    readable by the service user."""
+    if os.geteuid() != 0:
+        pytest.skip("runs ferryd as nobody: needs root (CI is)")
+    base = Path(tempfile.mkdtemp(prefix="ferry-unprivileged-"))
+    try:
+        base.chmod(0o755)
+        root = base / "root"
+        root.mkdir()
+        (root / "hello.txt").write_bytes(HELLO)
+        files = {**certs, "cert": base / "fullchain.pem", "key": base / "privkey.pem"}
+        shutil.copyfile(certs["cert"], files["cert"])
+        shutil.copyfile(certs["key"], files["key"])
+        os.chmod(files["key"], 0o600)
+        os.chown(files["key"], 65534, 65534)
+        port = free_port()
+        ferry = launch(root=root, args=tls_args(port, files), wrapper=[
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        ferry.tls_port, ferry.certs = port, certs
+        assert served_certificate(ferry) == pem_to_der(certs["cert"])
+        os.chown(files["key"], 0, 0)  # root's alone now
+        logged = reload(ferry)
+        naming = [line for line in logged.splitlines()
+                  if "--ssl-certificate-key:" in line]
+        assert len(naming) == 1, logged
+        assert "readable by the service user" in naming[0], naming[0]
+        assert served_certificate(ferry) == pem_to_der(certs["cert"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_reload_keeps_the_ssl_listeners(launch, tmp_path, certs):
+    """--ssl names listeners bound at start-up: a config file that drops it
+    on reload is refused with a warning and the listener speaks TLS on;
+    a new --ssl-protocols in the same file applies."""
+    config = tmp_path / "ferryd.conf"
+    lines = [f"ssl-certificate = {certs['cert']}",
+             f"ssl-certificate-key = {certs['key']}"]
+    # Port 0 matches any port: the listener the harness asks for.
+    config.write_text("\n".join(["ssl = 127.0.0.1:0", *lines]) + "\n")
+    ferry = launch(args=["--config", str(config)])
+    ferry.tls_port, ferry.certs = ferry.port, certs
+    assert served_certificate(ferry) == pem_to_der(certs["cert"])
+    config.write_text("\n".join(["ssl = off", "ssl-protocols = TLSv1.3",
+                                 *lines]) + "\n")
+    logged = reload(ferry)
+    assert "reload: --ssl cannot change without a restart" in logged, logged
+    assert "(TLSv1.3)" in logged, logged
+    with tls_connect(ferry) as sock:
+        assert sock.version() == "TLSv1.3"
+    status, text = s_client(ferry, "-tls1_2")
+    assert status != 0, text
+
+
+BROKEN = {
+    "certificate": ("--ssl-certificate", "cert", "not a certificate\n"),
+    "key": ("--ssl-certificate-key", "key", "-----BEGIN PRIVATE KEY-----\n"),
+    "mismatched key": ("--ssl-certificate-key", "key", None),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_reload_with_a_broken_certificate_keeps_the_old_one(
+        launch, tmp_path, certs, broken):
+    """A certificate or key that cannot be used on reload: one error line
+    naming the flag, and the running certificate serves on; the rest of the
+    reload goes through."""
+    flag, which, text = BROKEN[broken]
+    ferry = launch_with_live_files(launch, tmp_path, certs)
+    old = pem_to_der(certs["cert"])
+    old_workers = set(ferry.worker_pids())
+    if text is None:
+        shutil.copyfile(renewed_certificate(certs, tmp_path / "other")["key"],
+                        ferry.files["key"])
+    else:
+        ferry.files[which].write_text(text)
+    logged = reload(ferry)
+    naming = [line for line in logged.splitlines() if flag + ":" in line]
+    assert len(naming) == 1, logged
+    assert "serve on" in naming[0] and "reload failed" not in logged, logged
+    for _ in range(6):
+        assert served_certificate(ferry) == old
+    status, _, body = split_curl(curl(ferry, "/hello.txt").stdout)
+    assert (status, body) == (200, HELLO)
+    wait_until(lambda: not old_workers & set(ferry.worker_pids()), 15,
+               message="a new generation of workers")
 
 
 # -- testssl.sh --------------------------------------------------------------
