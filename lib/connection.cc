@@ -821,6 +821,7 @@ void Connection::CountHandshake(ServingContext& ctx) {
   tls_uncounted_ = false;
   Bump(ctx.counters.tls_handshakes);
   if (tls_stream_.Resumed()) Bump(ctx.counters.tls_resumed);
+  if (tls_stream_.KernelSeals()) Bump(ctx.counters.tls_kernel);
 }
 
 void Connection::QueueResume(ServingContext& ctx) {

@@ -82,6 +82,10 @@ const CounterField kCounterFields[33] = {
      &WorkerCounters::tls_handshakes},
     {"tls_resumed", "TLS handshakes that resumed a session from a ticket.",
      false, &WorkerCounters::tls_resumed},
+    {"tls_kernel",
+     "TLS connections whose records the kernel seals (kTLS); the others "
+     "are sealed in user space.",
+     false, &WorkerCounters::tls_kernel},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

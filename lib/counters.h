@@ -43,6 +43,7 @@ struct WorkerCounters {
   Counter buffer_bytes;        ///< a gauge: the buffer pool made present
   Counter tls_handshakes;      ///< TLS handshakes that a request followed
   Counter tls_resumed;         ///< of those, sessions resumed from a ticket
+  Counter tls_kernel;          ///< of those, records sealed by the kernel
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.

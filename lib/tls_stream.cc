@@ -1,5 +1,6 @@
 #include "tls_stream.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -38,6 +39,10 @@ void TlsStream::Release() {
 
 bool TlsStream::Resumed() const {
   return ssl_ != nullptr && SSL_session_reused(ssl_) == 1;
+}
+
+bool TlsStream::KernelSeals() const {
+  return ssl_ != nullptr && BIO_get_ktls_send(SSL_get_wbio(ssl_)) == 1;
 }
 
 // What an OpenSSL call that did not succeed means for the caller: -EAGAIN

@@ -38,6 +38,8 @@ class TlsStream final : public ByteStream {
   void Release();
   /// The handshake completed, resuming an earlier session.
   bool Resumed() const;
+  /// The kernel seals this connection's records (kTLS took the send side).
+  bool KernelSeals() const;
 
   ssize_t Receive(char* buffer, std::size_t length) override;
   ssize_t Send(const iovec* iov, std::size_t count, bool more) override;

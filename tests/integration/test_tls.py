@@ -293,6 +293,13 @@ def test_session_resumes_on_another_worker(launch, tmp_path, certs):
     counters = ferry.stop()
     assert counters["tls_resumed"] >= 2
     assert counters["tls_handshakes"] > counters["tls_resumed"]
+    # kTLS where the kernel offers the tls ULP (not here: only mptcp), user
+    # space elsewhere.
+    ulp = Path("/proc/sys/net/ipv4/tcp_available_ulp").read_text().split()
+    if "tls" in ulp:
+        assert counters["tls_kernel"] > 0, counters
+    else:
+        assert counters["tls_kernel"] == 0, counters
 
 
 def reload(ferry) -> str:
