@@ -105,11 +105,6 @@ std::optional<BufferPool::Growth> BufferPool::NextGrowth() {
   return Growth{Data(ready_), block_size_ * growing_, growing_};
 }
 
-void BufferPool::MarkAllPresent() {
-  if (growing_ != 0) return;  // the step under way adds its blocks itself
-  AddFree(ready_, block_count_ - ready_);
-}
-
 void BufferPool::Grew(int result) {
   const std::uint32_t blocks = std::exchange(growing_, 0);
   if (result < 0) {

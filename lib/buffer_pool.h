@@ -54,9 +54,6 @@ class BufferPool {
   /// The step NextGrowth() gave is present (`result` 0), or could not be
   /// made so (a negative errno: the pool stops growing).
   void Grew(int result);
-  /// Every block is present already (mlockall made it so): all join the
-  /// free ones now, and no step is asked for.
-  void MarkAllPresent();
   /// Whether more blocks may come (a step under way, or one to ask for).
   bool can_grow() const { return ready_ < block_count_ && !stopped_; }
 

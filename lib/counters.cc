@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[33] = {
+const CounterField kCounterFields[34] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,

@@ -70,7 +70,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[33];
+extern const CounterField kCounterFields[34];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

@@ -150,7 +150,6 @@ int Worker::Run() {
     // Last before serving: the pool, the helpers' stacks and the tables
     // exist by now.
     int error = LockMemory();
-    if (error == 0) pool_.MarkAllPresent();  // mlockall made it present
     if (error < 0) {
       Log(LogLevel::kError,
           "--mlock: cannot lock memory (%s): raise LimitMEMLOCK= or "

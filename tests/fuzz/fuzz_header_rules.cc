@@ -73,7 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
   const ferry::HeaderRules rules = ferry::HeaderRules::From(config);
   std::string fields;
-  rules.AppendHeaders(path, &fields);
+  rules.AppendHeaders(path, /*tls=*/true, &fields);
+  // Over plain HTTP the same rules less Strict-Transport-Security.
+  std::string plain;
+  rules.AppendHeaders(path, /*tls=*/false, &plain);
+  FUZZ_CHECK(plain.size() <= fields.size());
   // The request's own views only come from a parsed head: no line breaks.
   if (origin.find_first_of("\r\n") == std::string_view::npos) {
     rules.AppendCors(path, origin, &fields);
