@@ -257,16 +257,9 @@ void ListenerSet::Mark(const std::vector<ListenAddress>& addresses,
 
 std::uint16_t ListenerSet::BoundPort(const ListenAddress& address) const {
   for (const Listener& listener : listeners_) {
-    if (!BoundTo(listener.fd.get(), address)) continue;
-    sockaddr_storage bound{};
-    socklen_t length = sizeof bound;
-    getsockname(listener.fd.get(), reinterpret_cast<sockaddr*>(&bound),
-                &length);
-    if (bound.ss_family == AF_INET) {
-      return ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
-    }
-    if (bound.ss_family == AF_INET6) {
-      return ntohs(reinterpret_cast<const sockaddr_in6&>(bound).sin6_port);
+    // The file's own BoundPort(fd): the port a TCP socket was given.
+    if (BoundTo(listener.fd.get(), address)) {
+      return ferry::BoundPort(listener.fd.get());
     }
   }
   return 0;
