@@ -8,8 +8,9 @@ can: every sched_switch of a loop thread whose previous state is
 uninterruptible (D) is such a wait; and with --mlock a loop thread takes
 no page fault at all (any fault may wait for the mmap_lock). This test records them, with their
 kernel stacks, in a private tracefs instance while two workers serve a cold
-mix (two clients of eight over TLS) right after drop_caches, with fio
-keeping the same disk busy. Allowed:
+mix right after drop_caches, with fio keeping the same disk busy, and
+while they serve a file system mounted just now, over plain HTTP and TLS.
+Allowed:
 zero. It never skips on the CI machine: it mounts tracefs itself.
 """
 
@@ -210,14 +211,8 @@ def test_no_loop_thread_ever_sleeps_uninterruptibly(launch, tmp_path):
     # helpers, CFS preempts the loop for milliseconds at a time; the loop
     # histogram would measure the test's own load, not ferry's work. (With
     # nice -10 instead: 4-6 of ~3,000 iterations over 1 ms, no D sleep.)
-    # Two of the eight clients come over TLS: handshakes, decryption and
-    # sealed records run on the same loops.
-    certs = make_certificates(tmp_path / "certs")
-    tls_port = free_port()
     ferry = launch(root=root, workers=2, wrapper=["chrt", "-f", "10"],
-                   args=["--mlock", "--metrics-listen", f"127.0.0.1:{metrics}",
-                         *tls_args(tls_port, certs)])
-    tls = ssl.create_default_context(cafile=str(certs["ca"]))
+                   args=["--mlock", "--metrics-listen", f"127.0.0.1:{metrics}"])
     loop_tids = loop_threads(ferry, 2, metrics)
 
     load = None
@@ -230,8 +225,7 @@ def test_no_loop_thread_ever_sleeps_uninterruptibly(launch, tmp_path):
             drop_caches()
             before = loop_histogram(metrics)
             trace.start()
-            threads = [threading.Thread(target=serve_mix, args=(
-                ferry, files, k, failures, (tls, tls_port) if k >= 6 else None))
+            threads = [threading.Thread(target=serve_mix, args=(ferry, files, k, failures))
                        for k in range(8)]
             for t in threads:
                 t.start()
@@ -301,9 +295,13 @@ def test_first_read_on_a_file_system_mounted_just_now(launch, tmp_path):
                  for i in range(4)}
         os.sync()
         metrics = free_port()
+        certs = make_certificates(tmp_path / "certs")
+        tls_port = free_port()
         ferry = launch(root=mnt, workers=2,
                        args=["--mlock", "--file-cache", "0",
-                             "--metrics-listen", f"127.0.0.1:{metrics}"])
+                             "--metrics-listen", f"127.0.0.1:{metrics}",
+                             *tls_args(tls_port, certs)])
+        tls = ssl.create_default_context(cafile=str(certs["ca"]))
         # Start-up (--mlock reads the binary in) is not serving: traced once
         # both loops accept.
         loop_tids = loop_threads(ferry, 2, metrics)
@@ -312,6 +310,14 @@ def test_first_read_on_a_file_system_mounted_just_now(launch, tmp_path):
             for _ in range(2):
                 for path, data in files.items():
                     assert ferry.get(path, timeout=20).body == data, path
+            # The same over TLS: handshakes, decryption and sealed records
+            # on the same loops (the D-state test covers TLS).
+            for path, data in files.items():
+                plain = socket.create_connection(("127.0.0.1", tls_port), timeout=20)
+                with tls.wrap_socket(plain, server_hostname="localhost") as sock:
+                    sock.sendall(build_request(path, close=True))
+                    response = read_response(Reader(sock))
+                    assert response.status == 200 and response.body == data, path
             trace.stop()
         trace.assert_never_slept()
         ferry.stop()
@@ -332,19 +338,11 @@ def test_first_read_on_a_file_system_mounted_just_now(launch, tmp_path):
             subprocess.run(["losetup", "-d", device], capture_output=True, timeout=60)
 
 
-def serve_mix(ferry, files: dict[str, bytes], k: int, failures: list[str],
-              tls: tuple[ssl.SSLContext, int] | None = None):
-    """One client's share of the cold mix, over TLS when `tls` says to
-    which port; byte-exact or it says why."""
+def serve_mix(ferry, files: dict[str, bytes], k: int, failures: list[str]):
+    """One client's share of the cold mix; byte-exact or it says why."""
     paths = sorted(files)
     try:
-        if tls:
-            context, port = tls
-            plain = socket.create_connection(("127.0.0.1", port), timeout=60)
-            connection = context.wrap_socket(plain, server_hostname="localhost")
-        else:
-            connection = ferry.connect(60)
-        with connection as sock:
+        with ferry.connect(60) as sock:
             reader = Reader(sock)
 
             def ask(path, method="GET", headers=None):
