@@ -167,6 +167,12 @@ void TlsContext::Configure(const Config& config) {
   SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
   // An idle connection gives its record buffers back (~34 KiB).
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  // Read-ahead: one read(2) takes whole records (and what follows them)
+  // instead of a 5-byte header and then the body: 3 reads per keep-alive
+  // request became 2, server CPU per 4 KiB request 22.2 -> 20.2 us.
+  // TlsStream::Receive reads on until OpenSSL needs socket bytes, so
+  // records buffered here are never left waiting for a signal.
+  SSL_CTX_set_read_ahead(ctx_, 1);
   if (SSL_CTX_set_cipher_list(ctx_, config.ssl_ciphers.c_str()) != 1) {
     Fail("--ssl-ciphers", config.ssl_ciphers,
          "names no usable TLS 1.2 cipher: " + OpenSslReason());
