@@ -23,6 +23,7 @@ namespace {
 namespace po = boost::program_options;
 
 constexpr unsigned kMaxWorkers = 4096;
+constexpr std::uint64_t kMaxHotCache = std::uint64_t{1} << 50;
 constexpr std::uint64_t kMaxBufferMemory = 1024 * kGiB;
 constexpr const char* kDefaultListen = "127.0.0.1:8080";
 constexpr const char* kDurationForms = "(e.g. 500ms, 30s, 5m, 1h)";
@@ -102,6 +103,11 @@ po::options_description SettingOptions() {
        "small-file cache per worker, for files up to block-size (0 = off)")
       ("file-cache-validity", Text("TIME", FormatDuration(d.file_cache_validity)),
        "a cached file is re-checked with statx after this long")
+      ("hot-cache", Text("SIZE", "auto"),
+       "large files asked for again are kept in memory, this much for the "
+       "whole daemon (auto: 1/8 of RAM; 0 = off)")
+      ("hot-cache-window", Text("TIME", FormatDuration(d.hot_cache_window)),
+       "a file asked for twice within about this long is hot")
       ("header-timeout", Text("TIME", FormatDuration(d.header_timeout)),
        "time allowed to send a request's headers")
       ("idle-timeout", Text("TIME", FormatDuration(d.idle_timeout)),
@@ -478,6 +484,10 @@ Config MakeConfig(const Validator& v, const po::variables_map& vm) {
   c.max_connections = v.Count("max-connections", 1, 1'000'000);
   c.file_cache = v.Size("file-cache", 0, 64 * kGiB);
   c.file_cache_validity = v.Duration("file-cache-validity", true);
+  c.hot_cache = vm["hot-cache"].as<std::string>() == "auto"
+                    ? Config::kHotCacheAuto
+                    : v.Size("hot-cache", 0, kMaxHotCache);
+  c.hot_cache_window = v.Duration("hot-cache-window", false);
   c.header_timeout = v.Duration("header-timeout", false);
   c.idle_timeout = v.Duration("idle-timeout", false);
   c.send_timeout = v.Duration("send-timeout", false);
@@ -760,6 +770,11 @@ std::string DescribeConfig(const Config& c) {
       << "file-cache = " << FormatByteSize(c.file_cache) << "\n"
       << "file-cache-validity = " << FormatDuration(c.file_cache_validity)
       << "\n"
+      << "hot-cache = "
+      << (c.hot_cache == Config::kHotCacheAuto ? std::string("auto")
+                                               : FormatByteSize(c.hot_cache))
+      << "\n"
+      << "hot-cache-window = " << FormatDuration(c.hot_cache_window) << "\n"
       << "header-timeout = " << FormatDuration(c.header_timeout) << "\n"
       << "idle-timeout = " << FormatDuration(c.idle_timeout) << "\n"
       << "send-timeout = " << FormatDuration(c.send_timeout) << "\n"

@@ -79,6 +79,14 @@ struct Config {
   /// How long a cached file is trusted before statx checks it again: the
   /// bound on serving a file that changed on disk.
   Milliseconds file_cache_validity{1000};
+  /// --hot-cache: bytes of hot large files the whole daemon keeps pinned in
+  /// the page cache (HotTable); 0 turns it off, kHotCacheAuto is an eighth
+  /// of the machine's memory (HotCacheBytes).
+  std::uint64_t hot_cache = kHotCacheAuto;
+  static constexpr std::uint64_t kHotCacheAuto = UINT64_MAX;
+  /// A file's request count halves every window: asked for twice within
+  /// about one, it is hot.
+  Milliseconds hot_cache_window{60'000};
   Milliseconds header_timeout{10'000};
   Milliseconds idle_timeout{60'000};
   Milliseconds send_timeout{30'000};
@@ -207,5 +215,7 @@ std::string FormatDuration(Milliseconds time);
 
 /// Worker processes to run: --workers, or one per online CPU when it is 0.
 unsigned WorkerCount(const Config& config);
+/// --hot-cache in bytes: an eighth of physical memory for "auto".
+std::uint64_t HotCacheBytes(const Config& config);
 
 }  // namespace ferry

@@ -65,6 +65,15 @@ unsigned WorkerCount(const Config& config) {
   return online > 0 ? static_cast<unsigned>(online) : 1;
 }
 
+std::uint64_t HotCacheBytes(const Config& config) {
+  if (config.hot_cache != Config::kHotCacheAuto) return config.hot_cache;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) *
+         static_cast<std::uint64_t>(page_size) / 8;
+}
+
 std::string FormatDuration(Milliseconds time) {
   const auto ms = time.count();
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

@@ -505,6 +505,7 @@ void Connection::ServeOpened(OpenedFile served, CachedFile* hit,
   }
   file_status_ = served.status;
   status_ms_ = ctx.now_ms;
+  if (ServeFromHot(ctx)) return;  // `served` closes: the pin has its own fd
   window_.Open(
       std::move(served.fd), token_, file_status_.direct_align,
       file_status_.direct_align != 0 && file_status_.size > kInodeMappedMax,
@@ -525,6 +526,23 @@ void Connection::ServeOpened(OpenedFile served, CachedFile* hit,
                 file_status_.size <= ctx.io.pool.block_size();
   if (fill_cache_) Bump(ctx.counters.cache_misses);
   RespondWithFile(ctx.mime.Lookup(lookup_.type_path()), {}, ctx);
+}
+
+// A GET of a large file, on a stream that sends files: the hot table
+// counts it, and a file this worker pins is sent from its pages.
+bool Connection::ServeFromHot(ServingContext& ctx) {
+  if (ctx.hot == nullptr || lookup_.error_page() ||
+      request_.method != Method::kGet ||
+      file_status_.size <= ctx.io.pool.block_size() || !stream_->SendsFiles()) {
+    return false;
+  }
+  std::shared_ptr<const PinnedFile> pinned =
+      ctx.hot->Find(open_path_, file_status_, ctx.now_ms);
+  if (!pinned) return false;
+  Bump(ctx.counters.hot_hits);
+  pinned_body_.Reset(std::move(pinned));
+  RespondWithFile(ctx.mime.Lookup(lookup_.type_path()), {}, ctx);
+  return true;
 }
 
 void Connection::RespondWithFile(std::string_view content_type,
@@ -717,6 +735,9 @@ void Connection::OnWritable(ServingContext& ctx) {
     case ResponseSender::Status::kFailed:
       Close(ctx);  // the client went away
       return;
+    case ResponseSender::Status::kShrank:
+      Abort("the file was truncated while it was sent", ctx);
+      return;
   }
 }
 
@@ -809,6 +830,7 @@ void Connection::Close(ServingContext& ctx) {
 void Connection::EndResponse() {
   window_.Close();
   cached_body_.Reset();
+  pinned_body_.Reset();
   fill_cache_ = false;
   listing_ = false;
   lookup_.Release();

@@ -29,6 +29,7 @@
 #include "file_lookup.h"
 #include "forwarded_for.h"
 #include "header_rules.h"
+#include "hot_files.h"
 #include "helper_pool.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -53,6 +54,7 @@ struct ServingContext {
   const SiteRules& site;       ///< what may be served, index names, error pages
   const HeaderRules& headers;  ///< --header and --cors fields by path
   FileCache* cache;            ///< nullptr when --file-cache is 0
+  HotFiles* hot = nullptr;     ///< nullptr when --hot-cache is 0
   HelperPool& helpers;         ///< opens that need the disk
   WorkerCounters& counters;
   ReadServices& io;  ///< what every connection's read window shares
@@ -205,6 +207,7 @@ class Connection {
   };
   void ComposeFields(Fields which, ServingContext& ctx);
   const std::string& RulePath();
+  bool ServeFromHot(ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
   void KeepInCache(ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
@@ -222,8 +225,9 @@ class Connection {
   void QueueResume(ServingContext& ctx);
   void Pace(ServingContext& ctx);
   BodySource& Body() {
-    return cached_body_.holds_bytes() ? static_cast<BodySource&>(cached_body_)
-                                      : window_;
+    if (cached_body_.holds_bytes()) return cached_body_;
+    if (pinned_body_.holds_file()) return pinned_body_;
+    return window_;
   }
 
   UniqueFd socket_;
@@ -280,6 +284,7 @@ class Connection {
   // copy of the whole file; the sender sends them after the head.
   ReadWindow window_;
   CachedBody cached_body_;
+  PinnedBody pinned_body_;  ///< a hot file's pinned pages (--hot-cache)
   ResponseSender sender_;
   FileStatus file_status_;
   /// When file_status_ was read: a cache entry filled from this response

@@ -20,7 +20,7 @@ CountersPage::~CountersPage() {
   munmap(slots_, sizeof(WorkerCounters) * workers_);
 }
 
-const CounterField kCounterFields[34] = {
+const CounterField kCounterFields[37] = {
     {"requests", "Requests received.", false, &WorkerCounters::requests},
     {"accepted", "Connections accepted.", false, &WorkerCounters::accepted},
     {"open_connections", "Connections open now.", true,
@@ -86,6 +86,16 @@ const CounterField kCounterFields[34] = {
      "TLS connections whose records the kernel seals (kTLS); the others "
      "are sealed in user space.",
      false, &WorkerCounters::tls_kernel},
+    {"hot_hits",
+     "Responses sent by sendfile() from the pinned pages of a hot file "
+     "(--hot-cache).",
+     false, &WorkerCounters::hot_hits},
+    {"hot_pins", "Hot files whose pages this worker pinned.", false,
+     &WorkerCounters::hot_pins},
+    {"hot_unpins",
+     "Pins let go: the file was evicted or changed, or was evicted while "
+     "being pinned.",
+     false, &WorkerCounters::hot_unpins},
     {"loop_iterations", "Loop iterations.", false,
      &WorkerCounters::loop_iterations},
     {"loop_micros", "Microseconds spent in loop iterations.", false,

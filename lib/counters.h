@@ -44,6 +44,9 @@ struct WorkerCounters {
   Counter tls_handshakes;      ///< TLS handshakes that a request followed
   Counter tls_resumed;         ///< of those, sessions resumed from a ticket
   Counter tls_kernel;          ///< of those, records sealed by the kernel
+  Counter hot_hits;    ///< responses sent from pinned hot-file pages
+  Counter hot_pins;    ///< hot files this worker pinned
+  Counter hot_unpins;  ///< pins it let go (evicted, changed, or refused)
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs
   /// (not cumulative); the last bucket is everything longer.
@@ -70,7 +73,7 @@ struct CounterField {
 };
 
 /// Every plain counter (not the histogram, not heartbeat/accepting).
-extern const CounterField kCounterFields[34];
+extern const CounterField kCounterFields[37];
 
 /// Adds `n` to a counter this thread alone writes.
 inline void Bump(WorkerCounters::Counter& counter, std::uint64_t n = 1) {

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "buffer_pool.h"
+#include "hot_files.h"
 #include "memory_lock.h"
 #include "signals.h"
 
@@ -88,6 +89,17 @@ void HelperPool::Perform(HelperJob& job) const {
       break;
     case HelperJob::Kind::kPopulate:
       job.result = MakePresent(job.buffer, job.length);
+      break;
+    case HelperJob::Kind::kPin: {
+      void* mapping = nullptr;
+      job.result = PinFile(root_, job.path, job.opened.status, &job.opened.fd,
+                           &mapping);
+      job.buffer = static_cast<char*>(mapping);
+      job.length = job.opened.status.size;
+      break;
+    }
+    case HelperJob::Kind::kUnpin:
+      UnpinFile(std::move(job.fd), job.buffer, job.length);
       break;
     case HelperJob::Kind::kList: {
       std::vector<ListingEntry> entries;

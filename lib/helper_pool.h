@@ -28,7 +28,7 @@ struct SiteRules;
 
 /// One job and, once done, its result. Owned by the pool while queued.
 struct HelperJob {
-  enum class Kind { kOpen, kRead, kLoadBlockMap, kList, kPopulate };
+  enum class Kind { kOpen, kRead, kLoadBlockMap, kList, kPopulate, kPin, kUnpin };
   Kind kind = Kind::kOpen;
   std::uint64_t token = 0;  ///< whose job it is (continuation token)
 
@@ -52,6 +52,13 @@ struct HelperJob {
 
   // kPopulate: makes `length` bytes of buffers at `buffer` present
   // (MakePresent); `result` is 0 or a negative errno.
+
+  // kPin: PinFile(path, opened.status): `result` is 0 or a negative errno;
+  // the pin is `opened.fd` and `length` bytes mapped at `buffer`; `block`
+  // is the HotTable entry, passed through.
+  // kUnpin: UnpinFile(fd, buffer, length); `held`: the table's hold on
+  // entry `block` is to be released when it is done.
+  bool held = false;
 
   // kList: reads the directory `fd` (owned; `path` beneath the root, its
   // mtime in `opened.status`) as `rules` allow and renders the page `query`

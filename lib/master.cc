@@ -151,13 +151,20 @@ void Master::StartUp() {
     config_.watchdog_interval = interval;
   }
   RaiseDescriptorLimit();
-  if (config_.mlock) RaiseMemoryLockLimit();  // while still root
+  // While still root: --mlock locks everything, the hot cache its pins.
+  if (config_.mlock || HotCacheBytes(config_) > 0) RaiseMemoryLockLimit();
   BlockDaemonSignals();
   CheckConfig(config_, &tls_);  // fail now, in one clear line
   credentials_ = ResolveCredentials(config_);
   access_log_ = OpenAccessLog(config_, credentials_);
   mime_.LoadFile(config_.mime_types);
   tzset();  // the zone file is read now, not by a worker's localtime_r
+  if (const std::uint64_t hot = HotCacheBytes(config_); hot > 0) {
+    // Shared by every worker of both generations: mapped before they fork.
+    hot_ = std::make_unique<HotTable>(hot, config_.hot_cache_window.count(),
+                                      processes_.slots());
+    processes_.OnExited([this](unsigned slot) { hot_->ReleaseAll(slot); });
+  }
   {
     // Every worker will need its own AIO context: ask the kernel for all of
     // them now, so that a too large --queue-depth fails here, in one line
@@ -371,7 +378,8 @@ void Master::RunWorker(unsigned slot, UniqueFd channel) {
     if (getppid() != master_pid_) _exit(0);  // the master died already
     LogRing log_ring(4096, config_.access_log, std::move(access_file));
     Worker worker(config_, std::move(root), mime_, std::move(mine),
-                  std::move(channel), counters_.worker(slot), tls_.get());
+                  std::move(channel), counters_.worker(slot), tls_.get(),
+                  hot_.get(), slot);
     status = worker.Run();
   } catch (const std::exception& error) {
     Log(LogLevel::kError, "worker %u: %s", slot % workers_, error.what());

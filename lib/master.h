@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "hot_table.h"
 #include "listeners.h"
 #include "metrics_server.h"
 #include "mime_types.h"
@@ -81,6 +83,8 @@ class Master {
   CountersPage counters_;
   std::optional<MetricsServer> metrics_;  ///< with its scrapers, if any
   WorkerProcesses processes_;
+  /// --hot-cache: the admission table the workers share; null when off.
+  std::unique_ptr<HotTable> hot_;
   std::optional<SignalFd> signals_;
   Credentials credentials_;
   /// The access log file, opened by the master (never by a worker, never

@@ -30,7 +30,9 @@ Credentials ResolveCredentials(const Config& config) {
     throw ConfigError("--user: '" + config.user + "' is not a user");
   }
   credentials.change = true;
-  credentials.keep_memory_lock = config.mlock;
+  // --mlock locks the workers' memory, --hot-cache the pages of hot files:
+  // a limit that cannot be raised (no CAP_SYS_RESOURCE) must not stop them.
+  credentials.keep_memory_lock = config.mlock || HotCacheBytes(config) > 0;
   credentials.uid = user->pw_uid;
   credentials.gid = user->pw_gid;
   const group* group = getgrnam(config.group.c_str());

@@ -15,8 +15,9 @@ struct Credentials {
   bool fallback = false;
   uid_t uid = 0;
   gid_t gid = 0;
-  /// --mlock: keep CAP_IPC_LOCK, and only it, across the change, so that
-  /// the workers can lock their memory whatever RLIMIT_MEMLOCK says.
+  /// --mlock or --hot-cache: keep CAP_IPC_LOCK, and only it, across the
+  /// change, so that the workers can lock their memory (and pin hot files'
+  /// pages, bounded by --hot-cache) whatever RLIMIT_MEMLOCK says.
   bool keep_memory_lock = false;
 };
 

@@ -108,6 +108,7 @@ ResponseSender::Turn ResponseSender::SendTurn(ByteStream& stream,
       n = stream.SendFile(
           body_->SendfileFd(position, piece.offset + piece.length), &offset,
           std::min(left, piece.length - piece_done_));
+      if (n == 0) return {Status::kShrank, turn_sent};
     } else {
       return {Status::kWaiting, turn_sent};
     }

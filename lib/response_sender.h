@@ -22,6 +22,7 @@ class ResponseSender {
     kWaiting,  ///< the next bytes are still being read
     kYielded,  ///< the turn's budget is spent; more is ready to go
     kFailed,   ///< the socket failed (the client went away)
+    kShrank,   ///< sendfile() met the file's end early: it was truncated
   };
   struct Turn {
     Status status;

@@ -66,7 +66,8 @@ std::chrono::milliseconds TickPeriod(const Config& config) {
 
 Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                std::vector<WorkerListener> listeners, UniqueFd master_channel,
-               WorkerCounters& counters, SSL_CTX* tls)
+               WorkerCounters& counters, SSL_CTX* tls, HotTable* hot,
+               unsigned slot)
     : config_(config),
       counters_(counters),
       tid_(CurrentThreadId()),
@@ -92,6 +93,9 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                                           config.file_cache, config.block_size,
                                           config.file_cache_validity.count(),
                                           DescriptorLimit() / 8)),
+      hot_(hot == nullptr ? nullptr
+                          : std::make_unique<HotFiles>(*hot, slot, helpers_,
+                                                       counters)),
       io_{.pool = pool_,
           .aio = aio_,
           .reads = reads_,
@@ -107,6 +111,7 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
            .site = site_,
            .headers = headers_,
            .cache = cache_.get(),
+           .hot = hot_.get(),
            .helpers = helpers_,
            .counters = counters,
            .io = io_,
@@ -261,6 +266,12 @@ void Worker::TakeHelperResults() {
         Deliver(job.token, [&](Connection& c) {
           c.OnOpenDone(std::move(job.opened), ctx_);
         });
+        break;
+      case HelperJob::Kind::kPin:
+        hot_->OnPinned(job);
+        break;
+      case HelperJob::Kind::kUnpin:
+        hot_->OnUnpinned(job);
         break;
       case HelperJob::Kind::kList:
         Deliver(job.token, [&](Connection& c) {
@@ -455,6 +466,7 @@ void Worker::OnTick() {
   Set(counters_.log_dropped, LogRing::Dropped());
   acceptor_.OnTick(*this);
   DeliverToAll([&](Connection& c) { c.OnTick(ctx_); });
+  if (hot_) hot_->OnTick();
 }
 
 void Worker::BeginShutdown() {

@@ -24,6 +24,7 @@
 #include "event_loop.h"
 #include "file_cache.h"
 #include "helper_pool.h"
+#include "hot_files.h"
 #include "interval_timer.h"
 #include "mime_types.h"
 #include "signals.h"
@@ -44,10 +45,13 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   /// std::system_error on failure. Must run in the thread that will call
   /// Run(), with DaemonSignals() blocked.
   /// `tls`: the master's TLS context for the --ssl listeners (nullptr:
-  /// none), shared with the other workers, read only.
+  /// none), shared with the other workers, read only. `hot`: the
+  /// --hot-cache table the workers share (nullptr: off), this worker's
+  /// pins held as WorkerProcesses slot `slot`.
   Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
          std::vector<WorkerListener> listeners, UniqueFd master_channel,
-         WorkerCounters& counters, SSL_CTX* tls = nullptr);
+         WorkerCounters& counters, SSL_CTX* tls = nullptr,
+         HotTable* hot = nullptr, unsigned slot = 0);
   ~Worker();
 
   /// The loop. Returns the process exit status.
@@ -122,6 +126,7 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   EventLoop loop_;
   HelperPool helpers_;
   std::unique_ptr<FileCache> cache_;
+  std::unique_ptr<HotFiles> hot_;  ///< --hot-cache; null when off
   std::deque<std::uint64_t> waiting_;  ///< see ReadServices::waiting
   std::vector<std::uint64_t> resume_;  ///< see ServingContext::resume
   InputBlocks input_blocks_;           ///< before ctx_, which refers to it

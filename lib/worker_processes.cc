@@ -101,6 +101,7 @@ void WorkerProcesses::ReapChildren(bool stopping) {
       Slot& slot = slots_[i];
       if (slot.pid != pid) continue;
       slot.pid = 0;
+      if (exited_) exited_(i);
       if (slot.retiring || stopping) continue;
       if (WIFSIGNALED(status)) {
         Log(LogLevel::kError,

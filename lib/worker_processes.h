@@ -39,6 +39,12 @@ class WorkerProcesses {
   /// True when the new generation accepts and the old one no longer does.
   bool Switched() const;
 
+  /// Called with a slot whose process the master reaped (before any
+  /// re-fork of it): what the process held in shared memory is let go.
+  void OnExited(std::function<void(unsigned slot)> exited) {
+    exited_ = std::move(exited);
+  }
+
   /// Reaps every child that exited; a serving worker that died is
   /// re-forked (after a delay if it died young) unless `stopping`.
   void ReapChildren(bool stopping);
@@ -78,6 +84,7 @@ class WorkerProcesses {
   unsigned workers_;
   CountersPage& counters_;
   ChildMain child_;
+  std::function<void(unsigned slot)> exited_;
   unsigned generation_ = 0;  ///< slots [gen*workers, (gen+1)*workers) serve
   std::vector<Slot> slots_;
 };

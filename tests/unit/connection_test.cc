@@ -246,6 +246,10 @@ struct TestWorker final : public EventLoop::Handler {
                             std::move(job.page), ctx);
           });
           break;
+        case HelperJob::Kind::kPopulate:  // the fixture's pool is present
+        case HelperJob::Kind::kPin:       // and it has no hot files
+        case HelperJob::Kind::kUnpin:
+          break;
       }
     }
     finished_jobs.clear();

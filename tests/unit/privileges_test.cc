@@ -69,11 +69,24 @@ TEST(Privileges, AMissingDefaultUserFallsBackToNobody) {
   Config config;
   config.user = kMissing;
   config.group = kMissing;
+  config.hot_cache = 0;  // neither it nor --mlock: no right is kept
   Credentials credentials = ResolveCredentials(config);
   // The default group missing: nobody's own.
   EXPECT_EQ(Describe(credentials),
             Describe({true, true, Nobody().pw_uid, Nobody().pw_gid, false}));
   EXPECT_EQ(ServingUid(credentials), Nobody().pw_uid);
+}
+
+TEST(Privileges, TheHotCacheKeepsTheRightToLockMemory) {
+  SKIP_UNLESS_ROOT();
+  Config config;
+  config.user = kFallbackUser;
+  config.user_given = true;
+  config.group = kMissing;
+  config.hot_cache = 64ull << 20;
+  EXPECT_TRUE(ResolveCredentials(config).keep_memory_lock);
+  config.hot_cache = 0;
+  EXPECT_FALSE(ResolveCredentials(config).keep_memory_lock);
 }
 
 TEST(Privileges, GroupGivenIsLookedUpAndAMissingOneNamesGroup) {

@@ -1,0 +1,155 @@
+#include "hot_files.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "helper_pool.h"
+#include "log.h"
+
+namespace ferry {
+namespace {
+
+// After a pin failed for want of locked memory, requests go to the disk
+// for this long before a pin is tried again.
+constexpr std::int64_t kPinRetryMillis = 10'000;
+
+}  // namespace
+
+int PinFile(const DocumentRoot& root, const std::string& path,
+            const FileStatus& status, UniqueFd* fd, void** mapping) {
+  OpenedFile opened = root.Open(path, /*cached_only=*/false);
+  if (opened.error != 0) return opened.error;
+  if (!SameFileVersion(opened.status, status)) return -ESTALE;
+  const int file = opened.fd.get();
+  // sendfile() from an O_DIRECT descriptor reads the disk each time
+  // (do_splice_read copies through a direct read): this one reads the
+  // page cache.
+  const int flags = fcntl(file, F_GETFL);
+  if (flags < 0 || fcntl(file, F_SETFL, flags & ~O_DIRECT) != 0) return -errno;
+  const auto length = static_cast<std::size_t>(status.size);
+  readahead(file, 0, length);  // one large read instead of faults' windows
+  void* pages = mmap(nullptr, length, PROT_READ, MAP_SHARED, file, 0);
+  if (pages == MAP_FAILED) return -errno;
+  // GOTCHA: the sanitizers make mlock() a no-op that returns 0; the system
+  // call itself pins for real, sanitized or not.
+  if (syscall(SYS_mlock, pages, length) != 0) {
+    const int error = -errno;
+    munmap(pages, length);
+    return error;
+  }
+  *fd = std::move(opened.fd);
+  *mapping = pages;
+  return 0;
+}
+
+void UnpinFile(UniqueFd fd, void* mapping, std::uint64_t length) {
+  if (mapping != nullptr) munmap(mapping, static_cast<std::size_t>(length));
+  // Pages another worker still pins (or a process maps) stay; the last pin
+  // to go drops them, so an evicted file leaves the page cache as a cold
+  // stream never entered it.
+  if (fd) posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+}
+
+HotFiles::HotFiles(HotTable& table, unsigned slot, HelperPool& helpers,
+                   WorkerCounters& counters)
+    : table_(table), slot_(slot), helpers_(helpers), counters_(counters) {}
+
+std::shared_ptr<const PinnedFile> HotFiles::Find(const std::string& path,
+                                                 const FileStatus& status,
+                                                 std::int64_t now_ms) {
+  now_ms_ = now_ms;
+  const int entry = table_.Request(status, now_ms);
+  if (entry < 0) return nullptr;
+  if (auto pin = pins_.find(entry); pin != pins_.end()) {
+    // A pinned entry is never given to another file, so this holds; a
+    // check costs nothing against serving the wrong bytes.
+    if (SameFileVersion(pin->second->status, status)) return pin->second;
+    return nullptr;
+  }
+  if (now_ms < pin_again_ms_ || pinning_.contains(entry)) return nullptr;
+  pinning_.emplace(entry, status);
+  HelperJob job;
+  job.kind = HelperJob::Kind::kPin;
+  job.path = path;
+  job.opened.status = status;
+  job.block = static_cast<std::uint32_t>(entry);
+  helpers_.Submit(std::move(job));
+  return nullptr;
+}
+
+void HotFiles::OnPinned(HelperJob& job) {
+  const int entry = static_cast<int>(job.block);
+  pinning_.erase(entry);
+  if (job.result < 0) {
+    const int error = static_cast<int>(-job.result);
+    if (error == ENOMEM || error == EPERM || error == EAGAIN) {
+      pin_again_ms_ = now_ms_ + kPinRetryMillis;
+      if (error != last_error_) {
+        Log(LogLevel::kWarning,
+            "--hot-cache: cannot pin a hot file (%s): raise LimitMEMLOCK= "
+            "or RLIMIT_MEMLOCK to the budget; serving it from the disk",
+            std::strerror(error));
+      }
+      last_error_ = error;
+    }
+    return;  // changed or gone meanwhile: the next request decides again
+  }
+  auto file = std::make_shared<PinnedFile>();
+  file->fd = std::move(job.opened.fd);
+  file->mapping = job.buffer;
+  file->length = job.opened.status.size;
+  file->entry = entry;
+  file->status = job.opened.status;
+  if (!table_.Hold(entry, slot_, file->status)) {
+    Unpin(std::move(file), /*held=*/false);  // evicted while it was pinned
+    return;
+  }
+  Bump(counters_.hot_pins);
+  pinned_bytes_ += file->length;
+  pins_.emplace(entry, std::move(file));
+}
+
+void HotFiles::OnUnpinned(const HelperJob& job) {
+  if (job.held) table_.Release(static_cast<int>(job.block), slot_);
+}
+
+void HotFiles::OnTick() {
+  for (auto pin = pins_.begin(); pin != pins_.end();) {
+    if (table_.Wanted(pin->first, pin->second->status)) {
+      ++pin;
+      continue;
+    }
+    pinned_bytes_ -= pin->second->length;
+    retiring_.push_back(std::move(pin->second));
+    pin = pins_.erase(pin);
+  }
+  // A response still sending from a pin keeps it until it ends.
+  for (auto file = retiring_.begin(); file != retiring_.end();) {
+    if (file->use_count() > 1) {
+      ++file;
+      continue;
+    }
+    Unpin(std::move(*file), /*held=*/true);
+    file = retiring_.erase(file);
+  }
+}
+
+void HotFiles::Unpin(std::shared_ptr<PinnedFile> file, bool held) {
+  Bump(counters_.hot_unpins);
+  HelperJob job;
+  job.kind = HelperJob::Kind::kUnpin;
+  job.fd = std::move(file->fd);
+  job.buffer = static_cast<char*>(file->mapping);
+  job.length = file->length;
+  job.block = static_cast<std::uint32_t>(file->entry);
+  job.held = held;
+  helpers_.Submit(std::move(job));
+}
+
+}  // namespace ferry

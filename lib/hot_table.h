@@ -1,0 +1,93 @@
+#pragma once
+// Which large files are hot: the daemon's one admission table, in memory
+// the master maps before it forks, so that every worker of every
+// generation decides with the same counts against one budget.
+//
+// A file streamed once leaves only a ghost here (its identity, when it
+// was asked for and how often) and is read with O_DIRECT as before; asked
+// for again while its count has not decayed, it is admitted: workers then
+// pin its pages in the page cache (hot_files.h) and send them with
+// sendfile(). The policy is 2Q's ghost list for admission with TinyLFU's
+// frequency test for eviction: a candidate displaces the hot file with the
+// lowest decayed count only when it is asked for at least as often, so a
+// burst of one-time streams cannot push out what is popular.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "document_root.h"
+
+namespace ferry {
+
+class HotTable {
+ public:
+  /// Entries (ghosts and hot files together): a request scans them all,
+  /// about a microsecond, once per response of a large file.
+  static constexpr unsigned kDefaultEntries = 1024;
+
+  /// Maps the shared table: `budget` bytes of hot files at most, counts
+  /// halved every `window_ms`, `slots` worker slots (WorkerProcesses)
+  /// that may hold pins. Throws std::system_error when mmap fails.
+  HotTable(std::uint64_t budget, std::int64_t window_ms, unsigned slots,
+           unsigned entries = kDefaultEntries);
+  ~HotTable();
+  HotTable(const HotTable&) = delete;
+  HotTable& operator=(const HotTable&) = delete;
+
+  /// Counts a request for the file `status` at `now_ms`. Returns its entry
+  /// when the file is hot (admitted before, or now), -1 when it stays cold:
+  /// asked for once, larger than the budget, less popular than what would
+  /// have to go, or the table busy in another worker (never waits).
+  int Request(const FileStatus& status, std::int64_t now_ms);
+
+  /// True while `entry` is still hot for the file `status`: a worker keeps
+  /// its pin while this holds, and lets it go when it no longer does.
+  bool Wanted(int entry, const FileStatus& status);
+
+  /// `slot` pinned `entry`'s pages. False when the entry is no longer hot
+  /// for `status` (evicted while the pin was made): unpin at once.
+  bool Hold(int entry, unsigned slot, const FileStatus& status);
+  /// `slot` let go of `entry`'s pages: once no slot holds an evicted
+  /// entry, its bytes leave the budget.
+  void Release(int entry, unsigned slot);
+  /// Everything `slot` held: its process is gone (the master, on reaping).
+  void ReleaseAll(unsigned slot);
+
+  std::uint64_t budget() const;
+  /// Bytes of hot files, and of evicted ones still pinned somewhere.
+  std::uint64_t charged();
+  std::uint64_t admitted();
+  std::uint64_t evicted();
+
+ private:
+  struct Entry;
+  struct Header;
+
+  /// Takes the table's spin lock; false after a bounded spin (another
+  /// process holds it): a request is then treated as cold. Held only for
+  /// a scan of the table, never across a call into the kernel.
+  bool TryLock();
+  /// Takes it whatever the spin: for what must not be skipped (a pin
+  /// made or let go, a reading of the totals).
+  void Lock();
+  void Unlock();
+  Entry* FindEntry(const FileStatus& status);
+  Entry* NewGhost(const FileStatus& status, std::int64_t now_ms);
+  bool Admit(Entry& candidate, std::int64_t now_ms);
+  void Decay(Entry& entry, std::int64_t now_ms) const;
+  /// Keeps the header's charge equal to the bytes of charged entries.
+  void Recharge(Entry& entry);
+  std::uint64_t* HolderBits(unsigned slot) const;
+  int IndexOf(const Entry& entry) const;
+  bool Matches(int entry, const FileStatus& status) const;
+
+  void* memory_ = nullptr;
+  std::size_t length_ = 0;
+  Header* header_ = nullptr;
+  Entry* entries_ = nullptr;
+  std::uint64_t* holder_bits_ = nullptr;  ///< slots × words_per_slot_
+  unsigned words_per_slot_ = 0;
+};
+
+}  // namespace ferry
