@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "helper_pool.h"
 #include "log.h"
@@ -18,6 +20,41 @@ namespace {
 // After a pin failed for want of locked memory, requests go to the disk
 // for this long before a pin is tried again.
 constexpr std::int64_t kPinRetryMillis = 10'000;
+// What a pin reads at a time: one block-layer request (max_sectors_kb is
+// 512 KiB or more on the devices we know).
+constexpr std::size_t kPinBlockBytes = 512 * 1024;
+
+// True when the pinned file is still the version it was pinned as: not
+// written, truncated, or deleted (fstat of an open descriptor reads the
+// inode in memory, never the disk).
+bool Unchanged(const PinnedFile& file) {
+  struct stat now {};
+  if (fstat(file.fd.get(), &now) != 0 || now.st_nlink == 0) return false;
+  const auto change_ns =
+      static_cast<std::uint64_t>(now.st_ctim.tv_sec) * 1'000'000'000u +
+      static_cast<std::uint64_t>(now.st_ctim.tv_nsec);
+  return static_cast<std::uint64_t>(now.st_size) == file.status.size &&
+         change_ns == file.status.change_ns;
+}
+
+// Reads the file through the page cache a block at a time, one request in
+// flight: readahead(2) or the faults of mlock() would put the whole file
+// (or read_ahead_kb at a time) in the device's queue at once and take the
+// request tags the loop's reads need (io_submit then sleeps for one: the
+// invariant "one read, one block-layer request" in lib/README.md).
+int ReadIntoPageCache(int file, std::size_t length) {
+  posix_fadvise(file, 0, 0, POSIX_FADV_RANDOM);  // no readahead
+  std::vector<char> block(kPinBlockBytes);
+  for (std::size_t done = 0; done < length;) {
+    const ssize_t n = pread(file, block.data(), block.size(),
+                            static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) return -ESTALE;  // truncated meanwhile
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -33,7 +70,9 @@ int PinFile(const DocumentRoot& root, const std::string& path,
   const int flags = fcntl(file, F_GETFL);
   if (flags < 0 || fcntl(file, F_SETFL, flags & ~O_DIRECT) != 0) return -errno;
   const auto length = static_cast<std::size_t>(status.size);
-  readahead(file, 0, length);  // one large read instead of faults' windows
+  if (const int error = ReadIntoPageCache(file, length); error < 0) {
+    return error;
+  }
   void* pages = mmap(nullptr, length, PROT_READ, MAP_SHARED, file, 0);
   if (pages == MAP_FAILED) return -errno;
   // GOTCHA: the sanitizers make mlock() a no-op that returns 0; the system
@@ -119,9 +158,11 @@ void HotFiles::OnUnpinned(const HelperJob& job) {
   if (job.held) table_.Release(static_cast<int>(job.block), slot_);
 }
 
-void HotFiles::OnTick() {
+void HotFiles::OnTick(std::int64_t now_ms) {
   for (auto pin = pins_.begin(); pin != pins_.end();) {
-    if (table_.Wanted(pin->first, pin->second->status)) {
+    const bool unchanged = Unchanged(*pin->second);
+    if (!unchanged) table_.Forget(pin->first, pin->second->status);
+    if (unchanged && table_.Wanted(pin->first, pin->second->status, now_ms)) {
       ++pin;
       continue;
     }

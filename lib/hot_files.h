@@ -93,9 +93,10 @@ class HotFiles {
   /// A helper's kPin or kUnpin job came back.
   void OnPinned(HelperJob& job);
   void OnUnpinned(const HelperJob& job);
-  /// Once a second: pins the table no longer wants are let go once no
-  /// response sends from them.
-  void OnTick();
+  /// On the worker's tick: pins the table no longer wants (evicted,
+  /// cooled) or whose file changed or was deleted on disk are let go once
+  /// no response sends from them.
+  void OnTick(std::int64_t now_ms);
 
   std::uint64_t pinned_bytes() const { return pinned_bytes_; }
   std::size_t pins() const { return pins_.size(); }

@@ -142,14 +142,7 @@ void HotTable::Recharge(Entry& entry) {
 
 HotTable::Entry* HotTable::FindEntry(const FileStatus& status) {
   for (unsigned i = 0; i < header_->entries; ++i) {
-    Entry& entry = entries_[i];
-    if (entry.used && entry.inode == status.inode &&
-        entry.device == status.device && entry.size == status.size &&
-        entry.change_ns == status.change_ns &&
-        entry.mtime_sec == status.mtime_sec &&
-        entry.mtime_nsec == status.mtime_nsec) {
-      return &entry;
-    }
+    if (Matches(static_cast<int>(i), status)) return &entries_[i];
   }
   return nullptr;
 }
@@ -198,9 +191,7 @@ bool HotTable::Admit(Entry& candidate, std::int64_t now_ms) {
       }
     }
     if (victim == nullptr || victim->hits > candidate.hits) return false;
-    victim->hot = false;
-    ++header_->evicted;
-    Recharge(*victim);
+    Evict(*victim);
     if (victim->charged) leaving += victim->size;
   }
   if (header_->budget - header_->charged < need) return false;
@@ -210,9 +201,27 @@ bool HotTable::Admit(Entry& candidate, std::int64_t now_ms) {
   return true;
 }
 
+void HotTable::Evict(Entry& entry) {
+  entry.hot = false;
+  ++header_->evicted;
+  Recharge(entry);
+}
+
+// A hot file whose count decayed to nothing was not asked for in several
+// windows (more, the more it was asked for before): its room goes back.
+void HotTable::Cool(std::int64_t now_ms) {
+  for (unsigned i = 0; i < header_->entries; ++i) {
+    Entry& entry = entries_[i];
+    if (!entry.used || !entry.hot) continue;
+    Decay(entry, now_ms);
+    if (entry.hits == 0) Evict(entry);
+  }
+}
+
 int HotTable::Request(const FileStatus& status, std::int64_t now_ms) {
   if (status.size == 0 || status.size > header_->budget) return -1;
   if (!TryLock()) return -1;
+  Cool(now_ms);
   int result = -1;
   Entry* entry = FindEntry(status);
   if (entry == nullptr) entry = NewGhost(status, now_ms);
@@ -235,11 +244,19 @@ bool HotTable::Matches(int entry, const FileStatus& status) const {
          e.mtime_sec == status.mtime_sec && e.mtime_nsec == status.mtime_nsec;
 }
 
-bool HotTable::Wanted(int entry, const FileStatus& status) {
+bool HotTable::Wanted(int entry, const FileStatus& status,
+                      std::int64_t now_ms) {
   if (!TryLock()) return true;  // asked again at the next tick
+  Cool(now_ms);
   const bool wanted = Matches(entry, status) && entries_[entry].hot;
   Unlock();
   return wanted;
+}
+
+void HotTable::Forget(int entry, const FileStatus& status) {
+  Lock();
+  if (Matches(entry, status) && entries_[entry].hot) Evict(entries_[entry]);
+  Unlock();
 }
 
 bool HotTable::Hold(int entry, unsigned slot, const FileStatus& status) {

@@ -41,9 +41,14 @@ class HotTable {
   /// have to go, or the table busy in another worker (never waits).
   int Request(const FileStatus& status, std::int64_t now_ms);
 
-  /// True while `entry` is still hot for the file `status`: a worker keeps
-  /// its pin while this holds, and lets it go when it no longer does.
-  bool Wanted(int entry, const FileStatus& status);
+  /// True while `entry` is still hot for the file `status` at `now_ms`: a
+  /// worker keeps its pin while this holds, and lets it go when it no
+  /// longer does (evicted, or cooled: its count decayed to nothing).
+  bool Wanted(int entry, const FileStatus& status, std::int64_t now_ms);
+  /// The file `status` at `entry` changed or was deleted on disk: it is no
+  /// longer hot (a pin of the old version would hold its pages, and a
+  /// deleted file's blocks, for nothing).
+  void Forget(int entry, const FileStatus& status);
 
   /// `slot` pinned `entry`'s pages. False when the entry is no longer hot
   /// for `status` (evicted while the pin was made): unpin at once.
@@ -76,6 +81,10 @@ class HotTable {
   Entry* NewGhost(const FileStatus& status, std::int64_t now_ms);
   bool Admit(Entry& candidate, std::int64_t now_ms);
   void Decay(Entry& entry, std::int64_t now_ms) const;
+  /// Un-hots `entry` (evicted, cooled or forgotten).
+  void Evict(Entry& entry);
+  /// Lets every hot entry no longer asked for go.
+  void Cool(std::int64_t now_ms);
   /// Keeps the header's charge equal to the bytes of charged entries.
   void Recharge(Entry& entry);
   std::uint64_t* HolderBits(unsigned slot) const;

@@ -466,7 +466,7 @@ void Worker::OnTick() {
   Set(counters_.log_dropped, LogRing::Dropped());
   acceptor_.OnTick(*this);
   DeliverToAll([&](Connection& c) { c.OnTick(ctx_); });
-  if (hot_) hot_->OnTick();
+  if (hot_) hot_->OnTick(ctx_.now_ms);
 }
 
 void Worker::BeginShutdown() {

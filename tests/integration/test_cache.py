@@ -27,7 +27,8 @@ def test_a_hot_small_file_is_read_once(launch):
 
 
 def test_big_files_bypass_the_cache(launch):
-    ferry = launch(args=["--block-size", "64K"])
+    # Nor are they read into the hot cache: that is test_hot_cache.py's.
+    ferry = launch(args=["--block-size", "64K", "--hot-cache", "0"])
     big = os.urandom(64 * 1024 + 1)
     (ferry.root / "big.bin").write_bytes(big)
     for _ in range(3):

@@ -378,3 +378,115 @@ def serve_mix(ferry, files: dict[str, bytes], k: int, failures: list[str]):
     except Exception as exc:  # noqa: BLE001 (reported with the rest)
         failures.append(f"client {k}: {exc!r}")
 
+
+
+@contextlib.contextmanager
+def memory_cgroup(name: str, limit: int):
+    """A memory cgroup of its own with `limit` bytes (cgroup v2's memory.max,
+    or v1's memory.limit_in_bytes beneath ours); yields (its cgroup.procs,
+    a function returning how often the limit was hit)."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists():
+        ours = Path("/proc/self/cgroup").read_text().split("::", 1)[1].strip()
+        parent = Path("/sys/fs/cgroup") / ours.lstrip("/")
+        if "memory" not in (parent / "cgroup.subtree_control").read_text():
+            parent = Path("/sys/fs/cgroup")  # a child of the root always can
+            (parent / "cgroup.subtree_control").write_text("+memory")
+        group = parent / name
+        group.mkdir()
+        (group / "memory.max").write_text(str(limit))
+
+        def pressure() -> int:
+            events = (group / "memory.events").read_text()
+            return int(re.search(r"^max (\d+)$", events, re.M).group(1))
+    else:
+        line = [entry for entry in Path("/proc/self/cgroup").read_text().splitlines()
+                if entry.split(":")[1] == "memory"][0]
+        group = Path("/sys/fs/cgroup/memory") / line.split(":", 2)[2].lstrip("/") / name
+        group.mkdir()
+        (group / "memory.limit_in_bytes").write_text(str(limit))
+
+        def pressure() -> int:
+            return int((group / "memory.failcnt").read_text())
+    try:
+        yield group / "cgroup.procs", pressure
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)
+        wait_until(lambda: not (group / "cgroup.procs").read_text().strip(), 10,
+                   message="the cgroup's processes to exit")
+        group.rmdir()
+
+
+def test_hot_files_evicted_under_memory_pressure_never_put_the_loop_to_sleep(
+        launch, tmp_path):
+    """Four 24 MiB files asked for over and over, a hot budget that holds
+    two, popularity moving between pairs: they are pinned, evicted and
+    pinned again, inside a
+    memory cgroup that a page-cache reader keeps at its limit (its pages
+    reclaimed as fast as it reads). Pinned pages are locked, so reclaim
+    cannot take them from under a sendfile(); evictions go through helpers.
+    No loop thread sleeps uninterruptibly."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (cgroups, tracefs): run the suite as root")
+    tracing = ensure_tracefs()
+    root = tmp_path / "root"
+    root.mkdir()
+    files = {f"/hot{i}.bin": write_random(root / f"hot{i}.bin", 24 * MIB + i * 4099)
+             for i in range(4)}
+    pressure_file = tmp_path / "pressure.bin"
+    with open(pressure_file, "wb") as f:
+        f.truncate(2048 * MIB)  # read as zeroed pages into the page cache
+    os.sync()
+    metrics = free_port()
+    with memory_cgroup(f"ferry-hot-{os.getpid()}", 256 * MIB) as (procs, pressure):
+        enter = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
+        ferry = launch(root=root, workers=2, wrapper=[*enter, "chrt", "-f", "10"],
+                       args=["--mlock", "--hot-cache", "56M", "--file-cache", "0",
+                             "--buffer-memory", "8M",
+                             "--metrics-listen", f"127.0.0.1:{metrics}"])
+        loop_tids = loop_threads(ferry, 2, metrics)
+        reader = subprocess.Popen(
+            [*enter, "sh", "-c", f"while :; do cat {pressure_file} > /dev/null; done"])
+        failures: list[str] = []
+
+        def client(k: int):
+            try:
+                with ferry.connect(60) as sock:
+                    stream = Reader(sock)
+                    # Popularity moves: hot0 and hot1, then hot2 and hot3
+                    # asked for twice as often, then hot0 and hot1 again,
+                    # more: each shift evicts the pair that was hot.
+                    order = [0, 1] * 2 + [2, 3] * 4 + [0, 1] * 6
+                    for n in order:
+                        path = f"/hot{n ^ (k & 1)}.bin"
+                        sock.sendall(build_request(path))
+                        resp = read_response(stream)
+                        if resp.status != 200 or resp.body != files[path]:
+                            failures.append(f"{path}: {resp.status}, {len(resp.body)} bytes")
+            except Exception as exc:  # noqa: BLE001 (reported with the rest)
+                failures.append(f"client {k}: {exc!r}")
+
+        try:
+            wait_until(lambda: pressure() > 0, 30, message="the cgroup at its limit")
+            with LoopTrace(tracing, loop_tids, "hot-pressure") as trace:
+                trace.start()
+                threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(180)
+                trace.stop()
+        finally:
+            reader.kill()
+            reader.wait()
+        counters = ferry.stop()
+        pressure_hits = pressure()
+    assert not failures, "\n".join(failures[:20])
+    print(f"hot pins {counters['hot_pins']}, unpins {counters['hot_unpins']}, "
+          f"hits {counters['hot_hits']}, cgroup at its limit {pressure_hits} times")
+    trace.assert_never_slept()
+    # The churn happened: files were pinned, sent from their pins, let go.
+    assert counters["hot_pins"] >= 4 and counters["hot_unpins"] >= 2, counters
+    assert counters["hot_hits"] > 0, counters

@@ -66,7 +66,16 @@ TEST_F(HotFilesTest, APinIsABufferedDescriptorOverLockedResidentPages) {
   std::vector<unsigned char> resident(pages);
   ASSERT_EQ(mincore(mapping, status_.size, resident.data()), 0);
   for (unsigned char page : resident) EXPECT_EQ(page & 1, 1);
+  const int file = open((dir_.path() + "/big.bin").c_str(), O_RDONLY);
+  ASSERT_GE(file, 0);
   UnpinFile(std::move(fd), mapping, status_.size);
+  // The last pin gone, the file's pages leave the page cache.
+  void* look = mmap(nullptr, status_.size, PROT_READ, MAP_SHARED, file, 0);
+  ASSERT_NE(look, MAP_FAILED);
+  ASSERT_EQ(mincore(look, status_.size, resident.data()), 0);
+  for (unsigned char page : resident) EXPECT_EQ(page & 1, 0);
+  munmap(look, status_.size);
+  close(file);
 }
 
 TEST_F(HotFilesTest, AFileChangedSinceItsStatusIsNotPinned) {
@@ -109,16 +118,33 @@ TEST_F(HotFilesTest, AnEvictedPinGoesOnlyOnceNoResponseSendsFromIt) {
   FileStatus other = status_;
   other.inode += 1;
   for (int i = 0; i < 8; ++i) table.Request(other, 3 + i);
-  hot.OnTick();
+  hot.OnTick(20);
   EXPECT_EQ(hot.pins(), 0u);
   EXPECT_EQ(counters_.hot_unpins.load(), 0u);  // still sending
   EXPECT_EQ(table.charged(), status_.size);   // and still charged
   sending.reset();
-  hot.OnTick();
+  hot.OnTick(20);
   EXPECT_EQ(counters_.hot_unpins.load(), 1u);
   TakeJobs(pool, hot, 1);
   EXPECT_EQ(table.charged(), 0u);
   EXPECT_GE(table.Request(other, 20), 0);
+}
+
+TEST_F(HotFilesTest, APinOfAFileDeletedOnDiskIsLetGoAtTheTick) {
+  HotTable table(1 << 20, 60'000, 2);
+  HelperPool pool(1, *root_, CurrentThreadId());
+  HotFiles hot(table, 0, pool, counters_);
+  hot.Find("big.bin", status_, 0);
+  hot.Find("big.bin", status_, 1);
+  TakeJobs(pool, hot, 1);
+  ASSERT_EQ(hot.pins(), 1u);
+  hot.OnTick(2);
+  EXPECT_EQ(hot.pins(), 1u);  // unchanged: kept
+  ASSERT_EQ(unlink((dir_.path() + "/big.bin").c_str()), 0);
+  hot.OnTick(3);
+  EXPECT_EQ(hot.pins(), 0u);
+  TakeJobs(pool, hot, 1);
+  EXPECT_EQ(table.charged(), 0u);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ TEST(HotTableTest, AFileAskedForOnceStaysColdAndTwiceIsHot) {
   const int entry = table.Request(a, 10);
   ASSERT_GE(entry, 0);
   EXPECT_EQ(table.Request(a, 20), entry);
-  EXPECT_TRUE(table.Wanted(entry, a));
+  EXPECT_TRUE(table.Wanted(entry, a, 50));
   EXPECT_EQ(table.charged(), 100u);
   EXPECT_EQ(table.admitted(), 1u);
 }
@@ -39,6 +39,32 @@ TEST(HotTableTest, ACountHalvesEveryWindow) {
   // Two windows later the first request counts for nothing.
   EXPECT_EQ(table.Request(a, 2 * kWindow), -1);
   EXPECT_GE(table.Request(a, 2 * kWindow + 1), 0);
+}
+
+TEST(HotTableTest, AHotFileNoLongerAskedForCoolsAndGivesItsRoomBack) {
+  HotTable table(1000, kWindow, 2);
+  const FileStatus a = File(1, 100);
+  table.Request(a, 0);
+  const int entry = table.Request(a, 1);
+  ASSERT_GE(entry, 0);
+  EXPECT_TRUE(table.Wanted(entry, a, kWindow));
+  // Two requests halve to nothing in two windows.
+  EXPECT_FALSE(table.Wanted(entry, a, 2 * kWindow + 1));
+  EXPECT_EQ(table.charged(), 0u);
+  EXPECT_EQ(table.evicted(), 1u);
+}
+
+TEST(HotTableTest, AFileChangedOnDiskIsForgotten) {
+  HotTable table(1000, kWindow, 2);
+  const FileStatus a = File(1, 100);
+  table.Request(a, 0);
+  const int entry = table.Request(a, 1);
+  ASSERT_TRUE(table.Hold(entry, 0, a));
+  table.Forget(entry, a);
+  EXPECT_FALSE(table.Wanted(entry, a, 2));
+  EXPECT_EQ(table.charged(), 100u);  // until the pin goes
+  table.Release(entry, 0);
+  EXPECT_EQ(table.charged(), 0u);
 }
 
 TEST(HotTableTest, AFileLargerThanTheBudgetIsNeverHot) {
@@ -56,7 +82,7 @@ TEST(HotTableTest, AChangedFileIsAnotherEntry) {
   ASSERT_GE(entry, 0);
   FileStatus changed = a;
   changed.change_ns = 2;
-  EXPECT_FALSE(table.Wanted(entry, changed));
+  EXPECT_FALSE(table.Wanted(entry, changed, 50));
   EXPECT_EQ(table.Request(changed, 2), -1);  // asked for once, as itself
 }
 
@@ -69,8 +95,8 @@ TEST(HotTableTest, AdmissionEvictsTheLeastAskedForAndKeepsTheBudget) {
   table.Request(b, 2);
   const int eb = table.Request(b, 3);  // as popular as a, and newer
   ASSERT_GE(eb, 0);
-  EXPECT_FALSE(table.Wanted(ea, a));
-  EXPECT_TRUE(table.Wanted(eb, b));
+  EXPECT_FALSE(table.Wanted(ea, a, 50));
+  EXPECT_TRUE(table.Wanted(eb, b, 50));
   EXPECT_EQ(table.charged(), 60u);
   EXPECT_EQ(table.evicted(), 1u);
 }
@@ -82,7 +108,7 @@ TEST(HotTableTest, APopularFileIsNotDisplacedByOneAskedForLess) {
   const int ea = table.Request(a, 5);
   table.Request(b, 6);
   EXPECT_EQ(table.Request(b, 7), -1);
-  EXPECT_TRUE(table.Wanted(ea, a));
+  EXPECT_TRUE(table.Wanted(ea, a, 50));
   EXPECT_EQ(table.charged(), 60u);
 }
 
@@ -95,7 +121,7 @@ TEST(HotTableTest, AnEvictedFileStillPinnedKeepsItsBytesUntilReleased) {
   table.Request(b, 2);
   // a is evicted for b, but slot 0 still pins it: no room for b yet.
   EXPECT_EQ(table.Request(b, 3), -1);
-  EXPECT_FALSE(table.Wanted(ea, a));
+  EXPECT_FALSE(table.Wanted(ea, a, 50));
   EXPECT_EQ(table.charged(), 60u);
   table.Release(ea, 0);
   EXPECT_EQ(table.charged(), 0u);
@@ -131,7 +157,7 @@ TEST(HotTableTest, ReleaseAllLetsGoOfEverythingASlotHeld) {
   // Slot 2's process is gone: a's bytes leave, b stays hot.
   table.ReleaseAll(2);
   EXPECT_EQ(table.charged(), 60u);
-  EXPECT_TRUE(table.Wanted(eb, b));
+  EXPECT_TRUE(table.Wanted(eb, b, 50));
   EXPECT_GE(table.Request(c, 4), 0);
   EXPECT_EQ(table.charged(), 660u);
 }
