@@ -4,9 +4,18 @@
  * hold 10,000 idle connections. Single-threaded, epoll, non-blocking.
  * Bodies are discarded with recv(MSG_TRUNC), so the client copies nothing.
  *
- *   fetch stream HOST PORT CONNS TIMEOUT_S PATH...
+ *   fetch stream [--rate=BYTES] [--rcvbuf=BYTES] HOST PORT CONNS TIMEOUT_S
+ *                PATH...
  *       CONNS keep-alive connections; connection i GETs PATH i, i+CONNS, ...
  *       one after the other.
+ *       --rate=BYTES: each connection reads at most BYTES body bytes per
+ *       second (a token bucket per connection, holding at most
+ *       max(128 KiB, 10 ms of BYTES); a connection out of tokens leaves the
+ *       epoll set until its bucket is half full again, and when every busy
+ *       connection waits so, the client sleeps in clock_nanosleep). The
+ *       server is held back by TCP's window, so give a small --rcvbuf too.
+ *       --rcvbuf=BYTES: SO_RCVBUF of every connection, set before connect()
+ *       (the kernel doubles it and turns its autotuning off).
  *   fetch split HOST PORT CONNS TIMEOUT_S SIZE PATH
  *       CONNS connections each GET one of CONNS equal byte ranges of PATH
  *       (SIZE bytes long), so the file is read once in total.
@@ -16,9 +25,12 @@
  *       PATH on every connection and read every response.
  *
  * Prints one JSON object on stdout at the end:
- *   {"bytes":B,"seconds":S,"responses":R,"errors":E,"connect_ms":C}
+ *   {"bytes":B,"seconds":S,"responses":R,"errors":E,"connect_ms":C,
+ *    "conn_bytes_min":L,"conn_bytes_max":H}
  * bytes counts body bytes; seconds runs from the first request to the last
- * byte. Exit status 0 if every response was 2xx with its full body.
+ * byte; conn_bytes_min/max: body bytes of the connection that received the
+ * fewest and the most. Exit status 0 if every response was 2xx with its full
+ * body.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -46,6 +58,10 @@ typedef struct {
   char head[kHeadMax];
   size_t head_len;
   long long remaining;
+  long long bytes;  /* body bytes this connection received */
+  /* --rate: the token bucket (bytes this connection may still read) */
+  double tokens, refilled_at, wake_at;
+  int throttled; /* out of tokens: not in the epoll set until wake_at */
 } Conn;
 
 static const char* g_host;
@@ -57,6 +73,9 @@ static long long g_size;
 static int g_mode; /* 0 stream, 1 split, 2 idle */
 static long long g_bytes, g_responses, g_errors;
 static int g_epoll;
+static double g_rate;  /* stream mode: body bytes/s per connection, 0: no cap */
+static double g_burst; /* the bucket's size */
+static int g_rcvbuf;   /* SO_RCVBUF, 0: the kernel's default */
 
 static double now_s(void) {
   struct timespec ts;
@@ -77,6 +96,10 @@ static int open_conn(Conn* c) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* Before connect(): the window scale is agreed in the handshake. */
+  if (g_rcvbuf > 0 &&
+      setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &g_rcvbuf, sizeof g_rcvbuf) < 0)
+    perror("SO_RCVBUF");
   if (connect(c->fd, (struct sockaddr*)&a, sizeof a) < 0 &&
       errno != EINPROGRESS) {
     perror("connect");
@@ -125,6 +148,28 @@ static int next_request(Conn* c, int index) {
 static void set_events(Conn* c, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.ptr = c};
   epoll_ctl(g_epoll, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* --rate: tokens for the time since the last refill, at most g_burst. */
+static void refill(Conn* c, double now) {
+  c->tokens += (now - c->refilled_at) * g_rate;
+  if (c->tokens > g_burst) c->tokens = g_burst;
+  c->refilled_at = now;
+}
+
+/* --rate: c is out of tokens; it leaves the epoll set (so neither its data
+ * nor a hang-up wakes the loop) until its bucket is half full: the other
+ * half holds what a late wake-up would otherwise lose to the cap. */
+static void throttle(Conn* c, double now) {
+  c->throttled = 1;
+  c->wake_at = now + (g_burst / 2 - c->tokens) / g_rate;
+  epoll_ctl(g_epoll, EPOLL_CTL_DEL, c->fd, NULL);
+}
+
+static void unthrottle(Conn* c) {
+  c->throttled = 0;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+  epoll_ctl(g_epoll, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
 static void finish(Conn* c) {
@@ -195,6 +240,8 @@ static int drive(Conn* c, int index) {
         return 1;
       }
       g_bytes += early;
+      c->bytes += early;
+      c->tokens -= early;
       c->remaining = length - early;
       if (status < 200 || status > 299) {
         fprintf(stderr, "fetch: status %d\n", status);
@@ -206,6 +253,18 @@ static int drive(Conn* c, int index) {
       while (c->remaining > 0) {
         size_t want =
             c->remaining > (1 << 26) ? (1 << 26) : (size_t)c->remaining;
+        if (g_rate > 0) {
+          double now = now_s();
+          refill(c, now);
+          /* Not a dribble of a few bytes at a time: wait for half a bucket
+           * unless the response's last bytes fit. */
+          double least = c->remaining < 16384 ? (double)c->remaining : 16384;
+          if (c->tokens < least) {
+            throttle(c, now);
+            return 0;
+          }
+          if ((double)want > c->tokens) want = (size_t)c->tokens;
+        }
         ssize_t n = recv(c->fd, NULL, want, MSG_TRUNC);
         if (n < 0 && errno == EAGAIN) return 0;
         if (n <= 0) {
@@ -214,6 +273,8 @@ static int drive(Conn* c, int index) {
         }
         c->remaining -= n;
         g_bytes += n;
+        c->bytes += n;
+        c->tokens -= n;
       }
       g_responses++;
       if (!next_request(c, index)) {
@@ -225,22 +286,43 @@ static int drive(Conn* c, int index) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 7) {
-    fprintf(stderr,
-            "usage: fetch stream|split|idle HOST PORT CONNS TIMEOUT_S [SIZE] "
-            "PATH...\n");
+  const char* usage =
+      "usage: fetch stream|split|idle [--rate=BYTES] [--rcvbuf=BYTES] HOST "
+      "PORT CONNS TIMEOUT_S [SIZE] PATH...\n";
+  if (argc < 2) {
+    fputs(usage, stderr);
     return 2;
   }
   const char* mode = argv[1];
   g_mode = strcmp(mode, "split") == 0 ? 1 : strcmp(mode, "idle") == 0 ? 2 : 0;
-  g_host = argv[2];
-  g_port = atoi(argv[3]);
-  g_conns = atoi(argv[4]);
-  double timeout = atof(argv[5]);
-  int first_path = 6;
+  int arg = 2;
+  for (; arg < argc && strncmp(argv[arg], "--", 2) == 0; ++arg) {
+    if (strncmp(argv[arg], "--rate=", 7) == 0) {
+      g_rate = atof(argv[arg] + 7);
+    } else if (strncmp(argv[arg], "--rcvbuf=", 9) == 0) {
+      g_rcvbuf = atoi(argv[arg] + 9);
+    } else {
+      fputs(usage, stderr);
+      return 2;
+    }
+  }
+  if (argc - arg < 5 || g_rate < 0 || (g_rate > 0 && g_mode != 0)) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  g_burst = g_rate * 0.01 > 131072 ? g_rate * 0.01 : 131072;
+  g_host = argv[arg];
+  g_port = atoi(argv[arg + 1]);
+  g_conns = atoi(argv[arg + 2]);
+  double timeout = atof(argv[arg + 3]);
+  int first_path = arg + 4;
   if (g_mode == 1) {
-    g_size = atoll(argv[6]);
-    first_path = 7;
+    if (argc - arg < 6) {
+      fputs(usage, stderr);
+      return 2;
+    }
+    g_size = atoll(argv[arg + 4]);
+    first_path = arg + 5;
   }
   g_paths = argv + first_path;
   g_npaths = argc - first_path;
@@ -303,6 +385,8 @@ int main(int argc, char** argv) {
     }
   } else {
     for (int i = 0; i < g_conns; ++i) {
+      conns[i].tokens = g_burst;
+      conns[i].refilled_at = start;
       if (open_conn(&conns[i]) < 0) {
         g_errors++;
         conns[i].state = 5;
@@ -313,17 +397,48 @@ int main(int argc, char** argv) {
   }
 
   while (active > 0) {
-    int timeout_ms = (int)((deadline - now_s()) * 1000);
-    if (timeout_ms <= 0) {
+    double now = now_s();
+    double wake = deadline;
+    if (g_rate > 0) {
+      /* Connections whose bucket is full again read what waits for them;
+       * the rest say when the loop must wake next. */
+      int waiting = 0;
+      for (int i = 0; i < g_conns; ++i) {
+        Conn* c = &conns[i];
+        if (!c->throttled || c->state == 5) continue;
+        if (c->wake_at <= now) {
+          unthrottle(c);
+          if (drive(c, i)) active--;
+          now = now_s();
+        }
+        if (c->throttled) {
+          waiting++;
+          if (c->wake_at < wake) wake = c->wake_at;
+        }
+      }
+      if (active == 0) break;
+      if (waiting == active && wake < deadline) {
+        /* Every busy connection waits for its tokens: nothing to poll. */
+        struct timespec ts = {.tv_sec = (time_t)wake,
+                              .tv_nsec = (long)((wake - (time_t)wake) * 1e9)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+               EINTR) {
+        }
+        continue;
+      }
+    }
+    if (deadline - now <= 0) {
       fprintf(stderr, "fetch: timed out with %d connections busy\n", active);
       g_errors += active;
       break;
     }
+    /* Rounded up: the buckets keep what a late wake-up would lose. */
+    int timeout_ms = (int)((wake - now) * 1000 + 0.999);
     int n = epoll_wait(g_epoll, events, 256, timeout_ms);
     for (int i = 0; i < n; ++i) {
       Conn* c = events[i].data.ptr;
       int index = (int)(c - conns);
-      if (c->state == 5) continue;
+      if (c->state == 5 || c->throttled) continue;
       if (c->state == 0) {
         int err = 0;
         socklen_t len = sizeof err;
@@ -348,9 +463,15 @@ int main(int argc, char** argv) {
     }
   }
   double seconds = now_s() - start;
+  long long least = -1, most = 0;
+  for (int i = 0; i < g_conns; ++i) {
+    if (least < 0 || conns[i].bytes < least) least = conns[i].bytes;
+    if (conns[i].bytes > most) most = conns[i].bytes;
+  }
   printf(
       "{\"bytes\":%lld,\"seconds\":%.6f,\"responses\":%lld,\"errors\":%lld,"
-      "\"connect_ms\":%.1f}\n",
-      g_bytes, seconds, g_responses, g_errors, connect_ms);
+      "\"connect_ms\":%.1f,\"conn_bytes_min\":%lld,\"conn_bytes_max\":%lld}\n",
+      g_bytes, seconds, g_responses, g_errors, connect_ms, least < 0 ? 0 : least,
+      most);
   return g_errors == 0 ? 0 : 1;
 }
