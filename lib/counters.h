@@ -44,8 +44,8 @@ struct WorkerCounters {
   Counter tls_handshakes;      ///< TLS handshakes that a request followed
   Counter tls_resumed;         ///< of those, sessions resumed from a ticket
   Counter tls_kernel;          ///< of those, records sealed by the kernel
-  Counter hot_hits;    ///< responses sent from pinned hot-file pages
-  Counter hot_pins;    ///< hot files this worker pinned
+  Counter hot_hits;            ///< responses sent from pinned hot-file pages
+  Counter hot_pins;            ///< hot files this worker pinned
   Counter hot_unpins;  ///< pins it let go (evicted, changed, or refused)
   /// Loop iteration time (wake-up to next wait), a histogram:
   /// loop_buckets[i] counts iterations of at most kLoopBucketMicros[i] µs

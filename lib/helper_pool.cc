@@ -92,8 +92,8 @@ void HelperPool::Perform(HelperJob& job) const {
       break;
     case HelperJob::Kind::kPin: {
       void* mapping = nullptr;
-      job.result = PinFile(root_, job.path, job.opened.status, &job.opened.fd,
-                           &mapping);
+      job.result =
+          PinFile(root_, job.path, job.opened.status, &job.opened.fd, &mapping);
       job.buffer = static_cast<char*>(mapping);
       job.length = job.opened.status.size;
       break;

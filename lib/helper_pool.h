@@ -28,7 +28,15 @@ struct SiteRules;
 
 /// One job and, once done, its result. Owned by the pool while queued.
 struct HelperJob {
-  enum class Kind { kOpen, kRead, kLoadBlockMap, kList, kPopulate, kPin, kUnpin };
+  enum class Kind {
+    kOpen,
+    kRead,
+    kLoadBlockMap,
+    kList,
+    kPopulate,
+    kPin,
+    kUnpin
+  };
   Kind kind = Kind::kOpen;
   std::uint64_t token = 0;  ///< whose job it is (continuation token)
 

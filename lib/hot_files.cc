@@ -22,7 +22,7 @@ namespace {
 constexpr std::int64_t kPinRetryMillis = 10'000;
 // What a pin reads at a time: one block-layer request (max_sectors_kb is
 // 512 KiB or more on the devices we know).
-constexpr std::size_t kPinBlockBytes = 512 * 1024;
+constexpr std::size_t kPinBlockBytes = std::size_t{512} * 1024;
 
 // True when the pinned file is still the version it was pinned as: not
 // written, truncated, or deleted (fstat of an open descriptor reads the
@@ -46,8 +46,8 @@ int ReadIntoPageCache(int file, std::size_t length) {
   posix_fadvise(file, 0, 0, POSIX_FADV_RANDOM);  // no readahead
   std::vector<char> block(kPinBlockBytes);
   for (std::size_t done = 0; done < length;) {
-    const ssize_t n = pread(file, block.data(), block.size(),
-                            static_cast<off_t>(done));
+    const ssize_t n =
+        pread(file, block.data(), block.size(), static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (n == 0) return -ESTALE;  // truncated meanwhile
@@ -146,7 +146,7 @@ void HotFiles::OnPinned(HelperJob& job) {
   file->entry = entry;
   file->status = job.opened.status;
   if (!table_.Hold(entry, slot_, file->status)) {
-    Unpin(std::move(file), /*held=*/false);  // evicted while it was pinned
+    Unpin(*file, /*held=*/false);  // evicted while it was pinned
     return;
   }
   Bump(counters_.hot_pins);
@@ -176,19 +176,19 @@ void HotFiles::OnTick(std::int64_t now_ms) {
       ++file;
       continue;
     }
-    Unpin(std::move(*file), /*held=*/true);
+    Unpin(**file, /*held=*/true);
     file = retiring_.erase(file);
   }
 }
 
-void HotFiles::Unpin(std::shared_ptr<PinnedFile> file, bool held) {
+void HotFiles::Unpin(PinnedFile& file, bool held) {
   Bump(counters_.hot_unpins);
   HelperJob job;
   job.kind = HelperJob::Kind::kUnpin;
-  job.fd = std::move(file->fd);
-  job.buffer = static_cast<char*>(file->mapping);
-  job.length = file->length;
-  job.block = static_cast<std::uint32_t>(file->entry);
+  job.fd = std::move(file.fd);
+  job.buffer = static_cast<char*>(file.mapping);
+  job.length = file.length;
+  job.block = static_cast<std::uint32_t>(file.entry);
   job.held = held;
   helpers_.Submit(std::move(job));
 }

@@ -102,19 +102,20 @@ class HotFiles {
   std::size_t pins() const { return pins_.size(); }
 
  private:
-  void Unpin(std::shared_ptr<PinnedFile> file, bool held);
+  /// Hands `file`'s pin (its descriptor and mapping) to a helper to let go.
+  void Unpin(PinnedFile& file, bool held);
 
   HotTable& table_;
   unsigned slot_;
   HelperPool& helpers_;
   WorkerCounters& counters_;
   std::unordered_map<int, std::shared_ptr<PinnedFile>> pins_;  ///< by entry
-  std::unordered_map<int, FileStatus> pinning_;  ///< jobs out, by entry
+  std::unordered_map<int, FileStatus> pinning_;        ///< jobs out, by entry
   std::vector<std::shared_ptr<PinnedFile>> retiring_;  ///< still sending
   std::uint64_t pinned_bytes_ = 0;
   std::int64_t now_ms_ = 0;        ///< of the last Find()
   std::int64_t pin_again_ms_ = 0;  ///< no pin tried before (locked memory)
-  int last_error_ = 0;  ///< the last pin failure logged (once each)
+  int last_error_ = 0;             ///< the last pin failure logged (once each)
 };
 
 }  // namespace ferry

@@ -3,10 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <new>
 #include <system_error>
 
@@ -56,8 +55,8 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
 
 }  // namespace
 
-HotTable::HotTable(std::uint64_t budget, std::int64_t window_ms,
-                   unsigned slots, unsigned entries) {
+HotTable::HotTable(std::uint64_t budget, std::int64_t window_ms, unsigned slots,
+                   unsigned entries) {
   words_per_slot_ = (entries + 63) / 64;
   const std::size_t header_bytes = (sizeof(Header) + 63) / 64 * 64;
   length_ = header_bytes + sizeof(Entry) * entries +
@@ -77,9 +76,8 @@ HotTable::HotTable(std::uint64_t budget, std::int64_t window_ms,
   header_->entries = entries;
   header_->slots = slots;
   entries_ = reinterpret_cast<Entry*>(base + header_bytes);
-  holder_bits_ =
-      reinterpret_cast<std::uint64_t*>(base + header_bytes +
-                                       sizeof(Entry) * entries);
+  holder_bits_ = reinterpret_cast<std::uint64_t*>(base + header_bytes +
+                                                  sizeof(Entry) * entries);
 }
 
 HotTable::~HotTable() {
@@ -162,9 +160,18 @@ HotTable::Entry* HotTable::NewGhost(const FileStatus& status,
     if (chosen == nullptr || entry.last_ms < chosen->last_ms) chosen = &entry;
   }
   if (chosen == nullptr) return nullptr;
-  *chosen = Entry{status.device, status.inode, status.size, status.change_ns,
-                  status.mtime_sec, status.mtime_nsec, 0, now_ms, 0,
-                  true, false, false};
+  *chosen = Entry{status.device,
+                  status.inode,
+                  status.size,
+                  status.change_ns,
+                  status.mtime_sec,
+                  status.mtime_nsec,
+                  0,
+                  now_ms,
+                  0,
+                  true,
+                  false,
+                  false};
   return chosen;
 }
 

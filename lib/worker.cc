@@ -93,9 +93,9 @@ Worker::Worker(const Config& config, DocumentRoot root, const MimeTypes& mime,
                                           config.file_cache, config.block_size,
                                           config.file_cache_validity.count(),
                                           DescriptorLimit() / 8)),
-      hot_(hot == nullptr ? nullptr
-                          : std::make_unique<HotFiles>(*hot, slot, helpers_,
-                                                       counters)),
+      hot_(hot == nullptr
+               ? nullptr
+               : std::make_unique<HotFiles>(*hot, slot, helpers_, counters)),
       io_{.pool = pool_,
           .aio = aio_,
           .reads = reads_,

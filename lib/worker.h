@@ -126,7 +126,7 @@ class Worker final : private EventLoop::Handler, private Acceptor::Sink {
   EventLoop loop_;
   HelperPool helpers_;
   std::unique_ptr<FileCache> cache_;
-  std::unique_ptr<HotFiles> hot_;  ///< --hot-cache; null when off
+  std::unique_ptr<HotFiles> hot_;      ///< --hot-cache; null when off
   std::deque<std::uint64_t> waiting_;  ///< see ReadServices::waiting
   std::vector<std::uint64_t> resume_;  ///< see ServingContext::resume
   InputBlocks input_blocks_;           ///< before ctx_, which refers to it

@@ -121,7 +121,7 @@ TEST_F(HotFilesTest, AnEvictedPinGoesOnlyOnceNoResponseSendsFromIt) {
   hot.OnTick(20);
   EXPECT_EQ(hot.pins(), 0u);
   EXPECT_EQ(counters_.hot_unpins.load(), 0u);  // still sending
-  EXPECT_EQ(table.charged(), status_.size);   // and still charged
+  EXPECT_EQ(table.charged(), status_.size);    // and still charged
   sending.reset();
   hot.OnTick(20);
   EXPECT_EQ(counters_.hot_unpins.load(), 1u);
