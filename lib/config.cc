@@ -104,10 +104,10 @@ po::options_description SettingOptions() {
       ("file-cache-validity", Text("TIME", FormatDuration(d.file_cache_validity)),
        "a cached file is re-checked with statx after this long")
       ("hot-cache", Text("SIZE", "auto"),
-       "large files asked for again are kept in memory, this much for the "
+       "large files downloaded again are kept in memory, this much for the "
        "whole daemon (auto: 1/8 of RAM; 0 = off)")
       ("hot-cache-window", Text("TIME", FormatDuration(d.hot_cache_window)),
-       "a file asked for twice within about this long is hot")
+       "a file downloaded twice within about this long is hot")
       ("header-timeout", Text("TIME", FormatDuration(d.header_timeout)),
        "time allowed to send a request's headers")
       ("idle-timeout", Text("TIME", FormatDuration(d.idle_timeout)),

@@ -529,20 +529,27 @@ void Connection::ServeOpened(OpenedFile served, CachedFile* hit,
 }
 
 // A GET of a large file, on a stream that sends files: the hot table
-// counts it, and a file this worker pins is sent from its pages.
+// counts what it sends (CountHot), and a file this worker pins is sent
+// from its pages.
 bool Connection::ServeFromHot(ServingContext& ctx) {
-  if (ctx.hot == nullptr || lookup_.error_page() ||
-      request_.method != Method::kGet ||
-      file_status_.size <= ctx.io.pool.block_size() || !stream_->SendsFiles()) {
-    return false;
-  }
-  std::shared_ptr<const PinnedFile> pinned =
-      ctx.hot->Find(open_path_, file_status_, ctx.now_ms);
+  hot_candidate_ = ctx.hot != nullptr && !lookup_.error_page() &&
+                   request_.method == Method::kGet &&
+                   file_status_.size > ctx.io.pool.block_size() &&
+                   stream_->SendsFiles();
+  if (!hot_candidate_) return false;
+  std::shared_ptr<const PinnedFile> pinned = ctx.hot->Find(file_status_);
   if (!pinned) return false;
   Bump(ctx.counters.hot_hits);
   pinned_body_.Reset(std::move(pinned));
   RespondWithFile(ctx.mime.Lookup(lookup_.type_path()), {}, ctx);
   return true;
+}
+
+// A response that ServeFromHot looked at ends, whole or cut short.
+void Connection::CountHot(ServingContext& ctx) {
+  if (!hot_candidate_) return;
+  hot_candidate_ = false;
+  ctx.hot->Count(open_path_, file_status_, sender_.body_sent(), ctx.now_ms);
 }
 
 void Connection::RespondWithFile(std::string_view content_type,
@@ -744,6 +751,7 @@ void Connection::OnWritable(ServingContext& ctx) {
 void Connection::FinishResponse(ServingContext& ctx) {
   CountStatus(sender_.layout().status, ctx.counters);
   LogAccess(ctx);
+  CountHot(ctx);
   EndResponse();
   if (close_after_response_ || ctx.stopping) {
     StartLingering(ctx);
@@ -818,6 +826,7 @@ void Connection::LogAccess(ServingContext& ctx) const {
 
 void Connection::Close(ServingContext& ctx) {
   if (state_ == State::kStreaming) LogAccess(ctx);  // cut short
+  CountHot(ctx);
   EndResponse();
   input_.Release();
   tls_stream_.Release();  // no alert: the socket closes now

@@ -208,6 +208,7 @@ class Connection {
   void ComposeFields(Fields which, ServingContext& ctx);
   const std::string& RulePath();
   bool ServeFromHot(ServingContext& ctx);
+  void CountHot(ServingContext& ctx);
   void FillWindow(ServingContext& ctx);
   void KeepInCache(ServingContext& ctx);
   void OnWritable(ServingContext& ctx);
@@ -285,6 +286,8 @@ class Connection {
   ReadWindow window_;
   CachedBody cached_body_;
   PinnedBody pinned_body_;  ///< a hot file's pinned pages (--hot-cache)
+  /// The response is a GET of a large file the hot table counts.
+  bool hot_candidate_ = false;
   ResponseSender sender_;
   FileStatus file_status_;
   /// When file_status_ was read: a cache entry filled from this response

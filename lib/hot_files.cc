@@ -99,19 +99,24 @@ HotFiles::HotFiles(HotTable& table, unsigned slot, HelperPool& helpers,
                    WorkerCounters& counters)
     : table_(table), slot_(slot), helpers_(helpers), counters_(counters) {}
 
-std::shared_ptr<const PinnedFile> HotFiles::Find(const std::string& path,
-                                                 const FileStatus& status,
-                                                 std::int64_t now_ms) {
+std::shared_ptr<const PinnedFile> HotFiles::Find(
+    const FileStatus& status) const {
+  const auto entry = by_inode_.find(status.inode);
+  if (entry == by_inode_.end()) return nullptr;
+  const std::shared_ptr<PinnedFile>& pin = pins_.at(entry->second);
+  // Another version of the file (or one with the same inode on another
+  // file system) is not what this pin holds.
+  return SameFileVersion(pin->status, status) ? pin : nullptr;
+}
+
+void HotFiles::Count(const std::string& path, const FileStatus& status,
+                     std::uint64_t bytes, std::int64_t now_ms) {
   now_ms_ = now_ms;
-  const int entry = table_.Request(status, now_ms);
-  if (entry < 0) return nullptr;
-  if (auto pin = pins_.find(entry); pin != pins_.end()) {
-    // A pinned entry is never given to another file, so this holds; a
-    // check costs nothing against serving the wrong bytes.
-    if (SameFileVersion(pin->second->status, status)) return pin->second;
-    return nullptr;
+  const int entry = table_.Request(status, bytes, now_ms);
+  if (entry < 0 || pins_.contains(entry) || pinning_.contains(entry) ||
+      now_ms < pin_again_ms_) {
+    return;
   }
-  if (now_ms < pin_again_ms_ || pinning_.contains(entry)) return nullptr;
   pinning_.emplace(entry, status);
   HelperJob job;
   job.kind = HelperJob::Kind::kPin;
@@ -119,7 +124,6 @@ std::shared_ptr<const PinnedFile> HotFiles::Find(const std::string& path,
   job.opened.status = status;
   job.block = static_cast<std::uint32_t>(entry);
   helpers_.Submit(std::move(job));
-  return nullptr;
 }
 
 void HotFiles::OnPinned(HelperJob& job) {
@@ -151,6 +155,7 @@ void HotFiles::OnPinned(HelperJob& job) {
   }
   Bump(counters_.hot_pins);
   pinned_bytes_ += file->length;
+  by_inode_[file->status.inode] = entry;
   pins_.emplace(entry, std::move(file));
 }
 
@@ -167,6 +172,10 @@ void HotFiles::OnTick(std::int64_t now_ms) {
       continue;
     }
     pinned_bytes_ -= pin->second->length;
+    if (auto index = by_inode_.find(pin->second->status.inode);
+        index != by_inode_.end() && index->second == pin->first) {
+      by_inode_.erase(index);
+    }
     retiring_.push_back(std::move(pin->second));
     pin = pins_.erase(pin);
   }

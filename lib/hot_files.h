@@ -82,13 +82,15 @@ class HotFiles {
   HotFiles(HotTable& table, unsigned slot, HelperPool& helpers,
            WorkerCounters& counters);
 
-  /// A GET of the large file `status` (at `path` beneath the root): the
-  /// pinned file to send it from, or nullptr (send it from the disk). Counts
-  /// the request in the table, and has a helper pin a file that is hot
-  /// and not pinned here yet.
-  std::shared_ptr<const PinnedFile> Find(const std::string& path,
-                                         const FileStatus& status,
-                                         std::int64_t now_ms);
+  /// A GET of the large file `status`: the pinned file to send it from,
+  /// or nullptr (send it from the disk). Looks only at this worker's pins.
+  std::shared_ptr<const PinnedFile> Find(const FileStatus& status) const;
+  /// A GET of the large file `status` (at `path` beneath the root) ended,
+  /// `bytes` of its body sent: counts them in the table (hotness is in
+  /// copies sent, so ranges that add up to one download are one request),
+  /// and has a helper pin a file that is hot and not pinned here yet.
+  void Count(const std::string& path, const FileStatus& status,
+             std::uint64_t bytes, std::int64_t now_ms);
 
   /// A helper's kPin or kUnpin job came back.
   void OnPinned(HelperJob& job);
@@ -110,10 +112,12 @@ class HotFiles {
   HelperPool& helpers_;
   WorkerCounters& counters_;
   std::unordered_map<int, std::shared_ptr<PinnedFile>> pins_;  ///< by entry
+  /// The entry of the pin of each inode (Find's index into pins_).
+  std::unordered_map<std::uint64_t, int> by_inode_;
   std::unordered_map<int, FileStatus> pinning_;        ///< jobs out, by entry
   std::vector<std::shared_ptr<PinnedFile>> retiring_;  ///< still sending
   std::uint64_t pinned_bytes_ = 0;
-  std::int64_t now_ms_ = 0;        ///< of the last Find()
+  std::int64_t now_ms_ = 0;        ///< of the last Count()
   std::int64_t pin_again_ms_ = 0;  ///< no pin tried before (locked memory)
   int last_error_ = 0;             ///< the last pin failure logged (once each)
 };

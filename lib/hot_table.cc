@@ -22,7 +22,7 @@ struct HotTable::Entry {
   std::uint64_t change_ns;
   std::int64_t mtime_sec;
   std::uint32_t mtime_nsec;
-  std::uint32_t hits;  ///< requests, halved every window since last_ms
+  std::uint32_t hits;  ///< copies sent × kCopy, halved every window
   std::int64_t last_ms;
   std::uint32_t holders;  ///< slots that pin its pages
   bool used;
@@ -43,7 +43,10 @@ struct HotTable::Header {
 
 namespace {
 
-constexpr unsigned kAdmitHits = 2;  // asked for again: hot
+// Counts are in 1/kCopy of a whole copy of the file.
+constexpr std::uint32_t kCopy = 1024;
+constexpr std::uint32_t kAdmitHits = 2 * kCopy;  // sent again: hot
+constexpr std::uint32_t kCoolHits = kCopy / 2;   // below: no longer hot
 // Spins of about 100 ns: a holder's critical section is a scan of the
 // table, a microsecond or two; one that is preempted costs us the request.
 constexpr int kLockSpins = 2000;
@@ -87,7 +90,7 @@ HotTable::~HotTable() {
 // The lock word is the holder's pid, so that a lock whose holder died
 // inside the critical section (killed there) is taken over, not waited
 // for forever.
-bool HotTable::TryLock() {
+bool HotTable::TryLock() const {
   const auto self = static_cast<std::uint32_t>(getpid());
   for (int spin = 0; spin < kLockSpins; ++spin) {
     std::uint32_t expected = 0;
@@ -105,12 +108,14 @@ bool HotTable::TryLock() {
                                                std::memory_order_acquire);
 }
 
-void HotTable::Lock() {
+void HotTable::Lock() const {
   while (!TryLock()) {
   }
 }
 
-void HotTable::Unlock() { header_->lock.store(0, std::memory_order_release); }
+void HotTable::Unlock() const {
+  header_->lock.store(0, std::memory_order_release);
+}
 
 std::uint64_t* HotTable::HolderBits(unsigned slot) const {
   return holder_bits_ + std::size_t{slot} * words_per_slot_;
@@ -214,18 +219,19 @@ void HotTable::Evict(Entry& entry) {
   Recharge(entry);
 }
 
-// A hot file whose count decayed to nothing was not asked for in several
-// windows (more, the more it was asked for before): its room goes back.
+// A hot file whose count decayed below half a copy was not sent in several
+// windows (more, the more it was sent before): its room goes back.
 void HotTable::Cool(std::int64_t now_ms) {
   for (unsigned i = 0; i < header_->entries; ++i) {
     Entry& entry = entries_[i];
     if (!entry.used || !entry.hot) continue;
     Decay(entry, now_ms);
-    if (entry.hits == 0) Evict(entry);
+    if (entry.hits < kCoolHits) Evict(entry);
   }
 }
 
-int HotTable::Request(const FileStatus& status, std::int64_t now_ms) {
+int HotTable::Request(const FileStatus& status, std::uint64_t bytes,
+                      std::int64_t now_ms) {
   if (status.size == 0 || status.size > header_->budget) return -1;
   if (!TryLock()) return -1;
   Cool(now_ms);
@@ -234,7 +240,10 @@ int HotTable::Request(const FileStatus& status, std::int64_t now_ms) {
   if (entry == nullptr) entry = NewGhost(status, now_ms);
   if (entry != nullptr) {
     Decay(*entry, now_ms);
-    entry->hits = std::min<std::uint32_t>(entry->hits + 1, 1u << 30);
+    const std::uint64_t share =
+        std::clamp<std::uint64_t>(bytes * kCopy / status.size, 1, kCopy);
+    entry->hits = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(entry->hits + share, 1u << 30));
     entry->last_ms = std::max(entry->last_ms, now_ms);
     if (entry->hot || (entry->hits >= kAdmitHits && Admit(*entry, now_ms))) {
       result = IndexOf(*entry);
@@ -307,21 +316,21 @@ void HotTable::ReleaseAll(unsigned slot) {
 
 std::uint64_t HotTable::budget() const { return header_->budget; }
 
-std::uint64_t HotTable::charged() {
+std::uint64_t HotTable::charged() const {
   Lock();
   const std::uint64_t value = header_->charged;
   Unlock();
   return value;
 }
 
-std::uint64_t HotTable::admitted() {
+std::uint64_t HotTable::admitted() const {
   Lock();
   const std::uint64_t value = header_->admitted;
   Unlock();
   return value;
 }
 
-std::uint64_t HotTable::evicted() {
+std::uint64_t HotTable::evicted() const {
   Lock();
   const std::uint64_t value = header_->evicted;
   Unlock();

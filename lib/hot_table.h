@@ -4,8 +4,10 @@
 // generation decides with the same counts against one budget.
 //
 // A file streamed once leaves only a ghost here (its identity, when it
-// was asked for and how often) and is read with O_DIRECT as before; asked
-// for again while its count has not decayed, it is admitted: workers then
+// was sent and how many copies of it) and is read with O_DIRECT as before;
+// sent a second time while its count has not decayed, it is admitted
+// (counted in bytes, so that the ranges of one download manager's
+// connections count as one download, not as many requests): workers then
 // pin its pages in the page cache (hot_files.h) and send them with
 // sendfile(). The policy is 2Q's ghost list for admission with TinyLFU's
 // frequency test for eviction: a candidate displaces the hot file with the
@@ -35,11 +37,14 @@ class HotTable {
   HotTable(const HotTable&) = delete;
   HotTable& operator=(const HotTable&) = delete;
 
-  /// Counts a request for the file `status` at `now_ms`. Returns its entry
-  /// when the file is hot (admitted before, or now), -1 when it stays cold:
-  /// asked for once, larger than the budget, less popular than what would
-  /// have to go, or the table busy in another worker (never waits).
-  int Request(const FileStatus& status, std::int64_t now_ms);
+  /// Counts `bytes` of the file `status` sent at `now_ms`, as a share of a
+  /// whole copy (at most one per response). Returns its entry when the
+  /// file is hot (admitted before, or now), -1 when it stays cold: less
+  /// than two copies sent within about a window, larger than the budget,
+  /// less popular than what would have to go, or the table busy in
+  /// another worker (never waits).
+  int Request(const FileStatus& status, std::uint64_t bytes,
+              std::int64_t now_ms);
 
   /// True while `entry` is still hot for the file `status` at `now_ms`: a
   /// worker keeps its pin while this holds, and lets it go when it no
@@ -61,9 +66,9 @@ class HotTable {
 
   std::uint64_t budget() const;
   /// Bytes of hot files, and of evicted ones still pinned somewhere.
-  std::uint64_t charged();
-  std::uint64_t admitted();
-  std::uint64_t evicted();
+  std::uint64_t charged() const;
+  std::uint64_t admitted() const;  ///< files made hot, ever
+  std::uint64_t evicted() const;   ///< files no longer hot, ever
 
  private:
   struct Entry;
@@ -72,11 +77,11 @@ class HotTable {
   /// Takes the table's spin lock; false after a bounded spin (another
   /// process holds it): a request is then treated as cold. Held only for
   /// a scan of the table, never across a call into the kernel.
-  bool TryLock();
+  bool TryLock() const;
   /// Takes it whatever the spin: for what must not be skipped (a pin
   /// made or let go, a reading of the totals).
-  void Lock();
-  void Unlock();
+  void Lock() const;
+  void Unlock() const;
   Entry* FindEntry(const FileStatus& status);
   Entry* NewGhost(const FileStatus& status, std::int64_t now_ms);
   bool Admit(Entry& candidate, std::int64_t now_ms);

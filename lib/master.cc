@@ -94,7 +94,8 @@ void Master::OpenListeners() {
   if (!config_.metrics_listen.text.empty()) {
     metrics_listener_.OpenOwn({config_.metrics_listen}, 1, "--metrics-listen");
     metrics_.emplace(metrics_listener_.all().front().fd.get(), counters_,
-                     workers_, AddressList::Parse(config_.metrics_allow));
+                     workers_, AddressList::Parse(config_.metrics_allow),
+                     hot_.get());
   }
   // Said once every socket is bound: "listening on" means connect() works,
   // on the metrics port too (the tests and scripts wait for it).

@@ -30,9 +30,38 @@ std::string WorkerLabel(unsigned worker) {
   return "worker=\"" + std::to_string(worker) + "\"";
 }
 
+// The hot-file table's figures, the daemon's (not one worker's).
+void RenderHotTable(const HotTable& hot, std::string* out) {
+  const struct {
+    const char* name;
+    const char* help;
+    bool gauge;
+    std::uint64_t value;
+  } figures[] = {
+      {"ferry_hot_bytes",
+       "Bytes of hot files held (--hot-cache): pinned, or evicted and not "
+       "yet let go by every worker; never more than ferry_hot_budget_bytes.",
+       true, hot.charged()},
+      {"ferry_hot_budget_bytes", "The --hot-cache budget for the daemon.", true,
+       hot.budget()},
+      {"ferry_hot_admitted_total", "Files made hot: sent a second time.", false,
+       hot.admitted()},
+      {"ferry_hot_evicted_total",
+       "Hot files that went: for a more popular one, cooled, or changed.",
+       false, hot.evicted()},
+  };
+  for (const auto& figure : figures) {
+    *out += std::string("# HELP ") + figure.name + " " + figure.help + "\n";
+    *out += std::string("# TYPE ") + figure.name +
+            (figure.gauge ? " gauge\n" : " counter\n");
+    Line(out, figure.name, "", figure.value);
+  }
+}
+
 }  // namespace
 
-std::string RenderMetrics(const CountersPage& page, unsigned workers) {
+std::string RenderMetrics(const CountersPage& page, unsigned workers,
+                          const HotTable* hot) {
   std::string out;
   auto value = [&](unsigned worker,
                    WorkerCounters::Counter WorkerCounters::*m) {
@@ -97,6 +126,7 @@ std::string RenderMetrics(const CountersPage& page, unsigned workers) {
     emit(WorkerLabel(w), buckets, micros);
   }
   emit("", total_buckets.data(), total_micros);
+  if (hot != nullptr) RenderHotTable(*hot, &out);
   return out;
 }
 

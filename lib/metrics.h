@@ -4,13 +4,15 @@
 #include <string>
 
 #include "counters.h"
+#include "hot_table.h"
 
 namespace ferry {
 
 /// Renders every counter of `page` per worker (label worker="N") and summed
 /// (no label), plus the loop iteration time histogram. Slots i and
 /// i + `workers` are two generations of worker i (see Master) and count as
-/// one worker.
-std::string RenderMetrics(const CountersPage& page, unsigned workers);
+/// one worker. With `hot` (--hot-cache), the daemon's hot-file figures too.
+std::string RenderMetrics(const CountersPage& page, unsigned workers,
+                          const HotTable* hot = nullptr);
 
 }  // namespace ferry

@@ -147,7 +147,7 @@ bool MetricsServer::Send(Client& client, std::int64_t now_ms) {
 std::string MetricsServer::Answer(const std::string& request) const {
   bool head = request.starts_with("HEAD ");
   if (head || request.starts_with("GET ")) {
-    return Response("200 OK", RenderMetrics(page_, workers_), head);
+    return Response("200 OK", RenderMetrics(page_, workers_, hot_), head);
   }
   return Response("405 Method Not Allowed", "only GET and HEAD\n", false);
 }

@@ -14,6 +14,7 @@
 
 #include "address_list.h"
 #include "counters.h"
+#include "hot_table.h"
 #include "unique_fd.h"
 
 namespace ferry {
@@ -32,12 +33,14 @@ class MetricsServer {
 
   /// `listener`: a non-blocking listening socket, owned by the caller.
   /// Clients from outside `allowed` get a 403 and are closed at once.
+  /// `hot`: the --hot-cache table whose figures are shown too, or nullptr.
   MetricsServer(int listener, const CountersPage& page, unsigned workers,
-                AddressList allowed)
+                AddressList allowed, const HotTable* hot = nullptr)
       : listener_(listener),
         page_(page),
         workers_(workers),
-        allowed_(std::move(allowed)) {}
+        allowed_(std::move(allowed)),
+        hot_(hot) {}
 
   /// Replaces the allow-list (a reload).
   void Allow(AddressList allowed) { allowed_ = std::move(allowed); }
@@ -81,6 +84,7 @@ class MetricsServer {
   const CountersPage& page_;
   unsigned workers_;
   AddressList allowed_;
+  const HotTable* hot_;
   std::vector<Client> clients_;
 };
 

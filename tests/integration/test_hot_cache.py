@@ -26,6 +26,13 @@ def scrape(port: int) -> str:
         return Reader(s).read_to_eof().decode()
 
 
+def gauge(port: int, name: str) -> int:
+    """A daemon-wide ferry_NAME value (the hot table's figures)."""
+    m = re.search(rf"^ferry_{name} (\d+)$", scrape(port), re.M)
+    assert m, f"no ferry_{name} in the metrics"
+    return int(m.group(1))
+
+
 def counter(port: int, name: str, worker: int | None = None) -> int:
     """A ferry_NAME_total value: all workers, or one."""
     label = "" if worker is None else f'\\{{worker="{worker}"\\}}'
@@ -111,6 +118,28 @@ def test_a_file_asked_for_once_is_not_kept_and_asked_for_again_is(launch, tmp_pa
     assert counters["aborted"] == 0, counters
 
 
+def test_a_download_split_into_ranges_is_one_download(launch, tmp_path):
+    """aria2c fetches one file over four connections, a quarter each: one
+    download, not four requests, so the file stays cold; a second whole
+    download makes it hot."""
+    ferry, port = start(launch, tmp_path, "64M")
+    path = ferry.root / "image.iso"
+    body = write_random(path, 8 * MIB)
+    evict(path)
+    out = tmp_path / "out"
+    subprocess.run(["aria2c", "-q", "-x4", "-s4", "-k1M", "--file-allocation=none",
+                    "-d", str(out), "-o", "image.iso", ferry.url("/image.iso")],
+                   check=True, timeout=60)
+    assert (out / "image.iso").read_bytes() == body
+    assert gauge(port, "hot_admitted_total") == 0
+    assert gauge(port, "hot_bytes") == 0
+    assert resident_bytes(path) == 0
+    assert ferry.get("/image.iso").body == body
+    assert gauge(port, "hot_admitted_total") == 1
+    assert gauge(port, "hot_bytes") == len(body)
+    wait_until(lambda: counter(port, "hot_pins") == 1, 10, message="pinned")
+
+
 def test_eviction_keeps_the_budget_and_popular_files_stay(launch, tmp_path):
     ferry, port = start(launch, tmp_path, "12M")
     files = {}
@@ -137,6 +166,7 @@ def test_eviction_keeps_the_budget_and_popular_files_stay(launch, tmp_path):
         wait_until(lambda: pinned(name, pins), 20, interval=0.25,
                    message=f"{name} pinned")
         locked, resident = locked_and_resident()
+        assert gauge(port, "hot_bytes") <= 12 * MIB
         assert locked <= 12 * MIB, f"{locked} bytes locked, budget 12M"
         assert resident <= 12 * MIB, f"{resident} bytes cached, budget 12M"
     # b and c went, and their pages left the page cache with their pins.

@@ -87,15 +87,18 @@ TEST_F(HotFilesTest, AFileChangedSinceItsStatusIsNotPinned) {
   EXPECT_FALSE(fd);
 }
 
-TEST_F(HotFilesTest, TheSecondRequestPinsAndTheNextIsSentFromThePin) {
+TEST_F(HotFilesTest, TheSecondCopySentPinsAndTheNextIsSentFromThePin) {
   HotTable table(1 << 20, 60'000, 2);
   HelperPool pool(1, *root_, CurrentThreadId());
   HotFiles hot(table, 0, pool, counters_);
-  EXPECT_EQ(hot.Find("big.bin", status_, 0), nullptr);
-  EXPECT_EQ(hot.Find("big.bin", status_, 1), nullptr);  // hot: pinning
-  EXPECT_EQ(hot.Find("big.bin", status_, 2), nullptr);  // one pin job only
+  EXPECT_EQ(hot.Find(status_), nullptr);
+  hot.Count("big.bin", status_, status_.size, 0);
+  EXPECT_EQ(hot.Find(status_), nullptr);
+  hot.Count("big.bin", status_, status_.size, 1);  // hot: pinning
+  hot.Count("big.bin", status_, status_.size, 2);  // one pin job only
+  EXPECT_EQ(hot.Find(status_), nullptr);
   TakeJobs(pool, hot, 1);
-  std::shared_ptr<const PinnedFile> pinned = hot.Find("big.bin", status_, 3);
+  std::shared_ptr<const PinnedFile> pinned = hot.Find(status_);
   ASSERT_NE(pinned, nullptr);
   EXPECT_EQ(hot.pinned_bytes(), status_.size);
   EXPECT_EQ(counters_.hot_pins.load(), 1u);
@@ -109,15 +112,15 @@ TEST_F(HotFilesTest, AnEvictedPinGoesOnlyOnceNoResponseSendsFromIt) {
   HotTable table(status_.size, 60'000, 2);
   HelperPool pool(1, *root_, CurrentThreadId());
   HotFiles hot(table, 0, pool, counters_);
-  hot.Find("big.bin", status_, 0);
-  hot.Find("big.bin", status_, 1);
+  hot.Count("big.bin", status_, status_.size, 0);
+  hot.Count("big.bin", status_, status_.size, 1);
   TakeJobs(pool, hot, 1);
-  std::shared_ptr<const PinnedFile> sending = hot.Find("big.bin", status_, 2);
+  std::shared_ptr<const PinnedFile> sending = hot.Find(status_);
   ASSERT_NE(sending, nullptr);
   // Another file, asked for more often, takes the budget.
   FileStatus other = status_;
   other.inode += 1;
-  for (int i = 0; i < 8; ++i) table.Request(other, 3 + i);
+  for (int i = 0; i < 8; ++i) table.Request(other, other.size, 3 + i);
   hot.OnTick(20);
   EXPECT_EQ(hot.pins(), 0u);
   EXPECT_EQ(counters_.hot_unpins.load(), 0u);  // still sending
@@ -127,15 +130,15 @@ TEST_F(HotFilesTest, AnEvictedPinGoesOnlyOnceNoResponseSendsFromIt) {
   EXPECT_EQ(counters_.hot_unpins.load(), 1u);
   TakeJobs(pool, hot, 1);
   EXPECT_EQ(table.charged(), 0u);
-  EXPECT_GE(table.Request(other, 20), 0);
+  EXPECT_GE(table.Request(other, other.size, 20), 0);
 }
 
 TEST_F(HotFilesTest, APinOfAFileDeletedOnDiskIsLetGoAtTheTick) {
   HotTable table(1 << 20, 60'000, 2);
   HelperPool pool(1, *root_, CurrentThreadId());
   HotFiles hot(table, 0, pool, counters_);
-  hot.Find("big.bin", status_, 0);
-  hot.Find("big.bin", status_, 1);
+  hot.Count("big.bin", status_, status_.size, 0);
+  hot.Count("big.bin", status_, status_.size, 1);
   TakeJobs(pool, hot, 1);
   ASSERT_EQ(hot.pins(), 1u);
   hot.OnTick(2);
@@ -143,6 +146,7 @@ TEST_F(HotFilesTest, APinOfAFileDeletedOnDiskIsLetGoAtTheTick) {
   ASSERT_EQ(unlink((dir_.path() + "/big.bin").c_str()), 0);
   hot.OnTick(3);
   EXPECT_EQ(hot.pins(), 0u);
+  EXPECT_EQ(hot.Find(status_), nullptr);
   TakeJobs(pool, hot, 1);
   EXPECT_EQ(table.charged(), 0u);
 }

@@ -20,13 +20,13 @@ FileStatus File(std::uint64_t inode, std::uint64_t size) {
   return status;
 }
 
-TEST(HotTableTest, AFileAskedForOnceStaysColdAndTwiceIsHot) {
+TEST(HotTableTest, AFileSentOnceStaysColdAndTwiceIsHot) {
   HotTable table(1000, kWindow, 2);
   const FileStatus a = File(1, 100);
-  EXPECT_EQ(table.Request(a, 0), -1);
-  const int entry = table.Request(a, 10);
+  EXPECT_EQ(table.Request(a, a.size, 0), -1);
+  const int entry = table.Request(a, a.size, 10);
   ASSERT_GE(entry, 0);
-  EXPECT_EQ(table.Request(a, 20), entry);
+  EXPECT_EQ(table.Request(a, a.size, 20), entry);
   EXPECT_TRUE(table.Wanted(entry, a, 50));
   EXPECT_EQ(table.charged(), 100u);
   EXPECT_EQ(table.admitted(), 1u);
@@ -35,21 +35,21 @@ TEST(HotTableTest, AFileAskedForOnceStaysColdAndTwiceIsHot) {
 TEST(HotTableTest, ACountHalvesEveryWindow) {
   HotTable table(1000, kWindow, 2);
   const FileStatus a = File(1, 100);
-  EXPECT_EQ(table.Request(a, 0), -1);
+  EXPECT_EQ(table.Request(a, a.size, 0), -1);
   // Two windows later the first request counts for nothing.
-  EXPECT_EQ(table.Request(a, 2 * kWindow), -1);
-  EXPECT_GE(table.Request(a, 2 * kWindow + 1), 0);
+  EXPECT_EQ(table.Request(a, a.size, 2 * kWindow), -1);
+  EXPECT_GE(table.Request(a, a.size, 2 * kWindow + 1), 0);
 }
 
 TEST(HotTableTest, AHotFileNoLongerAskedForCoolsAndGivesItsRoomBack) {
   HotTable table(1000, kWindow, 2);
   const FileStatus a = File(1, 100);
-  table.Request(a, 0);
-  const int entry = table.Request(a, 1);
+  table.Request(a, a.size, 0);
+  const int entry = table.Request(a, a.size, 1);
   ASSERT_GE(entry, 0);
-  EXPECT_TRUE(table.Wanted(entry, a, kWindow));
-  // Two requests halve to nothing in two windows.
-  EXPECT_FALSE(table.Wanted(entry, a, 2 * kWindow + 1));
+  EXPECT_TRUE(table.Wanted(entry, a, 2 * kWindow + 1));
+  // Two copies halve below half a copy in three windows.
+  EXPECT_FALSE(table.Wanted(entry, a, 3 * kWindow + 1));
   EXPECT_EQ(table.charged(), 0u);
   EXPECT_EQ(table.evicted(), 1u);
 }
@@ -57,8 +57,8 @@ TEST(HotTableTest, AHotFileNoLongerAskedForCoolsAndGivesItsRoomBack) {
 TEST(HotTableTest, AFileChangedOnDiskIsForgotten) {
   HotTable table(1000, kWindow, 2);
   const FileStatus a = File(1, 100);
-  table.Request(a, 0);
-  const int entry = table.Request(a, 1);
+  table.Request(a, a.size, 0);
+  const int entry = table.Request(a, a.size, 1);
   ASSERT_TRUE(table.Hold(entry, 0, a));
   table.Forget(entry, a);
   EXPECT_FALSE(table.Wanted(entry, a, 2));
@@ -67,33 +67,43 @@ TEST(HotTableTest, AFileChangedOnDiskIsForgotten) {
   EXPECT_EQ(table.charged(), 0u);
 }
 
+TEST(HotTableTest, RangesThatAddUpToOneCopyAreOneDownload) {
+  HotTable table(1000, kWindow, 2);
+  const FileStatus a = File(1, 100);
+  // A download manager's four connections, a quarter each.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(table.Request(a, 25, i), -1);
+  EXPECT_EQ(table.Request(a, 50, 5), -1);  // one and a half copies
+  EXPECT_GE(table.Request(a, 50, 6), 0);   // two: sent again
+}
+
 TEST(HotTableTest, AFileLargerThanTheBudgetIsNeverHot) {
   HotTable table(1000, kWindow, 2);
   const FileStatus big = File(1, 1001);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(table.Request(big, i), -1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(table.Request(big, big.size, i), -1);
   EXPECT_EQ(table.charged(), 0u);
 }
 
 TEST(HotTableTest, AChangedFileIsAnotherEntry) {
   HotTable table(1000, kWindow, 2);
   FileStatus a = File(1, 100);
-  table.Request(a, 0);
-  const int entry = table.Request(a, 1);
+  table.Request(a, a.size, 0);
+  const int entry = table.Request(a, a.size, 1);
   ASSERT_GE(entry, 0);
   FileStatus changed = a;
   changed.change_ns = 2;
   EXPECT_FALSE(table.Wanted(entry, changed, 50));
-  EXPECT_EQ(table.Request(changed, 2), -1);  // asked for once, as itself
+  EXPECT_EQ(table.Request(changed, changed.size, 2),
+            -1);  // asked for once, as itself
 }
 
 TEST(HotTableTest, AdmissionEvictsTheLeastAskedForAndKeepsTheBudget) {
   HotTable table(100, kWindow, 2);
   const FileStatus a = File(1, 60), b = File(2, 60);
-  table.Request(a, 0);
-  const int ea = table.Request(a, 1);
+  table.Request(a, a.size, 0);
+  const int ea = table.Request(a, a.size, 1);
   ASSERT_GE(ea, 0);
-  table.Request(b, 2);
-  const int eb = table.Request(b, 3);  // as popular as a, and newer
+  table.Request(b, b.size, 2);
+  const int eb = table.Request(b, b.size, 3);  // as popular as a, and newer
   ASSERT_GE(eb, 0);
   EXPECT_FALSE(table.Wanted(ea, a, 50));
   EXPECT_TRUE(table.Wanted(eb, b, 50));
@@ -104,10 +114,10 @@ TEST(HotTableTest, AdmissionEvictsTheLeastAskedForAndKeepsTheBudget) {
 TEST(HotTableTest, APopularFileIsNotDisplacedByOneAskedForLess) {
   HotTable table(100, kWindow, 2);
   const FileStatus a = File(1, 60), b = File(2, 60);
-  for (int i = 0; i < 5; ++i) table.Request(a, i);
-  const int ea = table.Request(a, 5);
-  table.Request(b, 6);
-  EXPECT_EQ(table.Request(b, 7), -1);
+  for (int i = 0; i < 5; ++i) table.Request(a, a.size, i);
+  const int ea = table.Request(a, a.size, 5);
+  table.Request(b, b.size, 6);
+  EXPECT_EQ(table.Request(b, b.size, 7), -1);
   EXPECT_TRUE(table.Wanted(ea, a, 50));
   EXPECT_EQ(table.charged(), 60u);
 }
@@ -115,27 +125,28 @@ TEST(HotTableTest, APopularFileIsNotDisplacedByOneAskedForLess) {
 TEST(HotTableTest, AnEvictedFileStillPinnedKeepsItsBytesUntilReleased) {
   HotTable table(100, kWindow, 2);
   const FileStatus a = File(1, 60), b = File(2, 60);
-  table.Request(a, 0);
-  const int ea = table.Request(a, 1);
+  table.Request(a, a.size, 0);
+  const int ea = table.Request(a, a.size, 1);
   ASSERT_TRUE(table.Hold(ea, 0, a));
-  table.Request(b, 2);
+  table.Request(b, b.size, 2);
   // a is evicted for b, but slot 0 still pins it: no room for b yet.
-  EXPECT_EQ(table.Request(b, 3), -1);
+  EXPECT_EQ(table.Request(b, b.size, 3), -1);
   EXPECT_FALSE(table.Wanted(ea, a, 50));
   EXPECT_EQ(table.charged(), 60u);
   table.Release(ea, 0);
   EXPECT_EQ(table.charged(), 0u);
-  EXPECT_GE(table.Request(b, 4), 0);
+  EXPECT_GE(table.Request(b, b.size, 4), 0);
   EXPECT_EQ(table.charged(), 60u);
 }
 
 TEST(HotTableTest, AHoldOnAFileEvictedMeanwhileIsRefused) {
   HotTable table(100, kWindow, 2);
   const FileStatus a = File(1, 60), b = File(2, 60);
-  table.Request(a, 0);
-  const int ea = table.Request(a, 1);
-  table.Request(b, 2);
-  ASSERT_GE(table.Request(b, 3), 0);  // a evicted before anyone pinned it
+  table.Request(a, a.size, 0);
+  const int ea = table.Request(a, a.size, 1);
+  table.Request(b, b.size, 2);
+  ASSERT_GE(table.Request(b, b.size, 3),
+            0);  // a evicted before anyone pinned it
   EXPECT_FALSE(table.Hold(ea, 1, a));
   EXPECT_EQ(table.charged(), 60u);
 }
@@ -143,22 +154,22 @@ TEST(HotTableTest, AHoldOnAFileEvictedMeanwhileIsRefused) {
 TEST(HotTableTest, ReleaseAllLetsGoOfEverythingASlotHeld) {
   HotTable table(700, kWindow, 3);
   const FileStatus a = File(1, 60), b = File(2, 60), c = File(3, 600);
-  table.Request(a, 0);
-  const int ea = table.Request(a, 1);
-  table.Request(b, 0);
-  const int eb = table.Request(b, 1);
+  table.Request(a, a.size, 0);
+  const int ea = table.Request(a, a.size, 1);
+  table.Request(b, b.size, 0);
+  const int eb = table.Request(b, b.size, 1);
   ASSERT_TRUE(table.Hold(ea, 2, a));
   ASSERT_TRUE(table.Hold(eb, 2, b));
   ASSERT_TRUE(table.Hold(eb, 1, b));
   // c evicts a, which slot 2 still pins: no room for c yet.
-  table.Request(c, 2);
-  EXPECT_EQ(table.Request(c, 3), -1);
+  table.Request(c, c.size, 2);
+  EXPECT_EQ(table.Request(c, c.size, 3), -1);
   EXPECT_EQ(table.charged(), 120u);
   // Slot 2's process is gone: a's bytes leave, b stays hot.
   table.ReleaseAll(2);
   EXPECT_EQ(table.charged(), 60u);
   EXPECT_TRUE(table.Wanted(eb, b, 50));
-  EXPECT_GE(table.Request(c, 4), 0);
+  EXPECT_GE(table.Request(c, c.size, 4), 0);
   EXPECT_EQ(table.charged(), 660u);
 }
 
@@ -167,12 +178,12 @@ TEST(HotTableTest, ProcessesForkedAfterItShareOneTable) {
   const FileStatus a = File(1, 100);
   const pid_t child = fork();
   ASSERT_GE(child, 0);
-  if (child == 0) _exit(table.Request(a, 0) == -1 ? 0 : 1);
+  if (child == 0) _exit(table.Request(a, a.size, 0) == -1 ? 0 : 1);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   // The child's request counted: this one is the second.
-  EXPECT_GE(table.Request(a, 1), 0);
+  EXPECT_GE(table.Request(a, a.size, 1), 0);
 }
 
 }  // namespace

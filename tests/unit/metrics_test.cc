@@ -24,6 +24,26 @@ TEST(Metrics, PerWorkerAndSummedWithBothGenerationsOfAWorkerAsOne) {
             std::string::npos);
 }
 
+TEST(Metrics, TheHotTableIsTheDaemons) {
+  CountersPage page(2);
+  EXPECT_EQ(RenderMetrics(page, 1).find("ferry_hot_bytes"), std::string::npos);
+  HotTable hot(1000, 60'000, 2);
+  FileStatus file;
+  file.inode = 1;
+  file.size = 300;
+  hot.Request(file, file.size, 0);
+  hot.Request(file, file.size, 1);
+  const std::string text = RenderMetrics(page, 1, &hot);
+  EXPECT_NE(text.find("# TYPE ferry_hot_bytes gauge\nferry_hot_bytes 300\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nferry_hot_budget_bytes 1000\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE ferry_hot_admitted_total counter\n"
+                      "ferry_hot_admitted_total 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("\nferry_hot_evicted_total 0\n"), std::string::npos);
+}
+
 TEST(Metrics, TheLoopHistogramIsCumulative) {
   CountersPage page(2);
   Set(page.worker(0).loop_buckets[0], 3);   // <= 10 us
