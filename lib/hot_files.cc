@@ -141,7 +141,11 @@ void HotFiles::OnPinned(HelperJob& job) {
       }
       last_error_ = error;
     }
-    return;  // changed or gone meanwhile: the next request decides again
+    if (error == ESTALE || error == ENOENT) {
+      // Changed or gone since it was sent: that version is hot for nothing.
+      table_.Forget(entry, job.opened.status);
+    }
+    return;
   }
   auto file = std::make_shared<PinnedFile>();
   file->fd = std::move(job.opened.fd);
@@ -164,10 +168,11 @@ void HotFiles::OnUnpinned(const HelperJob& job) {
 }
 
 void HotFiles::OnTick(std::int64_t now_ms) {
+  if (!pins_.empty()) table_.CoolDown(now_ms);
   for (auto pin = pins_.begin(); pin != pins_.end();) {
     const bool unchanged = Unchanged(*pin->second);
     if (!unchanged) table_.Forget(pin->first, pin->second->status);
-    if (unchanged && table_.Wanted(pin->first, pin->second->status, now_ms)) {
+    if (unchanged && table_.Wanted(pin->first, pin->second->status)) {
       ++pin;
       continue;
     }

@@ -260,10 +260,14 @@ bool HotTable::Matches(int entry, const FileStatus& status) const {
          e.mtime_sec == status.mtime_sec && e.mtime_nsec == status.mtime_nsec;
 }
 
-bool HotTable::Wanted(int entry, const FileStatus& status,
-                      std::int64_t now_ms) {
-  if (!TryLock()) return true;  // asked again at the next tick
+void HotTable::CoolDown(std::int64_t now_ms) {
+  if (!TryLock()) return;  // the next tick, or the next request, does it
   Cool(now_ms);
+  Unlock();
+}
+
+bool HotTable::Wanted(int entry, const FileStatus& status) const {
+  if (!TryLock()) return true;  // asked again at the next tick
   const bool wanted = Matches(entry, status) && entries_[entry].hot;
   Unlock();
   return wanted;

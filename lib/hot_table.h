@@ -46,10 +46,13 @@ class HotTable {
   int Request(const FileStatus& status, std::uint64_t bytes,
               std::int64_t now_ms);
 
-  /// True while `entry` is still hot for the file `status` at `now_ms`: a
-  /// worker keeps its pin while this holds, and lets it go when it no
-  /// longer does (evicted, or cooled: its count decayed to nothing).
-  bool Wanted(int entry, const FileStatus& status, std::int64_t now_ms);
+  /// Lets every hot file whose count decayed below half a copy go (each
+  /// Request() does too): a worker calls it on its tick, then Wanted().
+  void CoolDown(std::int64_t now_ms);
+  /// True while `entry` is still hot for the file `status`: a worker keeps
+  /// its pin while this holds, and lets it go when it no longer does
+  /// (evicted, cooled, forgotten).
+  bool Wanted(int entry, const FileStatus& status) const;
   /// The file `status` at `entry` changed or was deleted on disk: it is no
   /// longer hot (a pin of the old version would hold its pages, and a
   /// deleted file's blocks, for nothing).

@@ -27,7 +27,7 @@ TEST(HotTableTest, AFileSentOnceStaysColdAndTwiceIsHot) {
   const int entry = table.Request(a, a.size, 10);
   ASSERT_GE(entry, 0);
   EXPECT_EQ(table.Request(a, a.size, 20), entry);
-  EXPECT_TRUE(table.Wanted(entry, a, 50));
+  EXPECT_TRUE(table.Wanted(entry, a));
   EXPECT_EQ(table.charged(), 100u);
   EXPECT_EQ(table.admitted(), 1u);
 }
@@ -47,9 +47,11 @@ TEST(HotTableTest, AHotFileNoLongerAskedForCoolsAndGivesItsRoomBack) {
   table.Request(a, a.size, 0);
   const int entry = table.Request(a, a.size, 1);
   ASSERT_GE(entry, 0);
-  EXPECT_TRUE(table.Wanted(entry, a, 2 * kWindow + 1));
+  table.CoolDown(2 * kWindow + 1);
+  EXPECT_TRUE(table.Wanted(entry, a));
   // Two copies halve below half a copy in three windows.
-  EXPECT_FALSE(table.Wanted(entry, a, 3 * kWindow + 1));
+  table.CoolDown(3 * kWindow + 1);
+  EXPECT_FALSE(table.Wanted(entry, a));
   EXPECT_EQ(table.charged(), 0u);
   EXPECT_EQ(table.evicted(), 1u);
 }
@@ -61,7 +63,7 @@ TEST(HotTableTest, AFileChangedOnDiskIsForgotten) {
   const int entry = table.Request(a, a.size, 1);
   ASSERT_TRUE(table.Hold(entry, 0, a));
   table.Forget(entry, a);
-  EXPECT_FALSE(table.Wanted(entry, a, 2));
+  EXPECT_FALSE(table.Wanted(entry, a));
   EXPECT_EQ(table.charged(), 100u);  // until the pin goes
   table.Release(entry, 0);
   EXPECT_EQ(table.charged(), 0u);
@@ -91,7 +93,7 @@ TEST(HotTableTest, AChangedFileIsAnotherEntry) {
   ASSERT_GE(entry, 0);
   FileStatus changed = a;
   changed.change_ns = 2;
-  EXPECT_FALSE(table.Wanted(entry, changed, 50));
+  EXPECT_FALSE(table.Wanted(entry, changed));
   EXPECT_EQ(table.Request(changed, changed.size, 2),
             -1);  // asked for once, as itself
 }
@@ -105,8 +107,8 @@ TEST(HotTableTest, AdmissionEvictsTheLeastAskedForAndKeepsTheBudget) {
   table.Request(b, b.size, 2);
   const int eb = table.Request(b, b.size, 3);  // as popular as a, and newer
   ASSERT_GE(eb, 0);
-  EXPECT_FALSE(table.Wanted(ea, a, 50));
-  EXPECT_TRUE(table.Wanted(eb, b, 50));
+  EXPECT_FALSE(table.Wanted(ea, a));
+  EXPECT_TRUE(table.Wanted(eb, b));
   EXPECT_EQ(table.charged(), 60u);
   EXPECT_EQ(table.evicted(), 1u);
 }
@@ -118,7 +120,7 @@ TEST(HotTableTest, APopularFileIsNotDisplacedByOneAskedForLess) {
   const int ea = table.Request(a, a.size, 5);
   table.Request(b, b.size, 6);
   EXPECT_EQ(table.Request(b, b.size, 7), -1);
-  EXPECT_TRUE(table.Wanted(ea, a, 50));
+  EXPECT_TRUE(table.Wanted(ea, a));
   EXPECT_EQ(table.charged(), 60u);
 }
 
@@ -131,7 +133,7 @@ TEST(HotTableTest, AnEvictedFileStillPinnedKeepsItsBytesUntilReleased) {
   table.Request(b, b.size, 2);
   // a is evicted for b, but slot 0 still pins it: no room for b yet.
   EXPECT_EQ(table.Request(b, b.size, 3), -1);
-  EXPECT_FALSE(table.Wanted(ea, a, 50));
+  EXPECT_FALSE(table.Wanted(ea, a));
   EXPECT_EQ(table.charged(), 60u);
   table.Release(ea, 0);
   EXPECT_EQ(table.charged(), 0u);
@@ -168,7 +170,7 @@ TEST(HotTableTest, ReleaseAllLetsGoOfEverythingASlotHeld) {
   // Slot 2's process is gone: a's bytes leave, b stays hot.
   table.ReleaseAll(2);
   EXPECT_EQ(table.charged(), 60u);
-  EXPECT_TRUE(table.Wanted(eb, b, 50));
+  EXPECT_TRUE(table.Wanted(eb, b));
   EXPECT_GE(table.Request(c, c.size, 4), 0);
   EXPECT_EQ(table.charged(), 660u);
 }
