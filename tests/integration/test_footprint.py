@@ -45,6 +45,9 @@ def test_the_buffer_pool_grows_with_streams_up_to_buffer_memory(launch, tmp_path
     ferry = launch(root=root, workers=1,
                    args=["--buffer-memory", "24M", "--block-size", "1M",
                          "--read-ahead", "2", "--file-cache", "0",
+                         # The pool serves what is read from the disk; a
+                         # hot file would be sent from its pin instead.
+                         "--hot-cache", "0",
                          "--metrics-listen", f"127.0.0.1:{metrics}"])
     start = wait_until(lambda: buffer_bytes(metrics), 10, message="the worker serving")
     assert start == 8 * MIB, "a step of 8 MiB at start, not all 24"
