@@ -58,7 +58,7 @@ typedef struct {
   char head[kHeadMax];
   size_t head_len;
   long long remaining;
-  long long bytes;  /* body bytes this connection received */
+  long long bytes; /* body bytes this connection received */
   /* --rate: the token bucket (bytes this connection may still read) */
   double tokens, refilled_at, wake_at;
   int throttled; /* out of tokens: not in the epoll set until wake_at */
@@ -471,7 +471,7 @@ int main(int argc, char** argv) {
   printf(
       "{\"bytes\":%lld,\"seconds\":%.6f,\"responses\":%lld,\"errors\":%lld,"
       "\"connect_ms\":%.1f,\"conn_bytes_min\":%lld,\"conn_bytes_max\":%lld}\n",
-      g_bytes, seconds, g_responses, g_errors, connect_ms, least < 0 ? 0 : least,
-      most);
+      g_bytes, seconds, g_responses, g_errors, connect_ms,
+      least < 0 ? 0 : least, most);
   return g_errors == 0 ? 0 : 1;
 }
