@@ -545,6 +545,18 @@ bool Connection::ServeFromHot(ServingContext& ctx) {
   return true;
 }
 
+// The file became hot while this response read it from the disk (a
+// popular release's first downloads): the rest goes from the pin, the same
+// version of the file, and the window's blocks go back to the pool.
+void Connection::MoveToPin(ServingContext& ctx) {
+  std::shared_ptr<const PinnedFile> pinned = ctx.hot->Find(file_status_);
+  if (!pinned) return;
+  Bump(ctx.counters.hot_hits);
+  pinned_body_.Reset(std::move(pinned));
+  window_.Close();
+  sender_.SwitchBody(pinned_body_);
+}
+
 // A response that ServeFromHot looked at ends, whole or cut short.
 void Connection::CountHot(ServingContext& ctx) {
   if (!hot_candidate_) return;
@@ -707,10 +719,13 @@ void Connection::OnWritable(ServingContext& ctx) {
     Pace(ctx);
     return;
   }
+  if (hot_candidate_ && window_.is_open()) MoveToPin(ctx);
   if (window_.blocks_held() == 0) FillWindow(ctx);  // they may be reclaimed
   std::uint64_t before = sender_.sent();
-  ResponseSender::Turn turn =
-      sender_.SendTurn(*stream_, std::min(kTurnBytes, allowance));
+  ResponseSender::Turn turn = sender_.SendTurn(
+      *stream_,
+      std::min(pinned_body_.holds_file() ? kPinnedTurnBytes : kTurnBytes,
+               allowance));
   if (turn.bytes > 0) {
     Bump(ctx.counters.bytes_sent, turn.bytes);
     if (send_limit_.limited()) {

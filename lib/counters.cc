@@ -88,7 +88,7 @@ const CounterField kCounterFields[37] = {
      false, &WorkerCounters::tls_kernel},
     {"hot_hits",
      "Responses sent by sendfile() from the pinned pages of a hot file "
-     "(--hot-cache).",
+     "(--hot-cache), whole or from the point where it became hot.",
      false, &WorkerCounters::hot_hits},
     {"hot_pins", "Hot files whose pages this worker pinned.", false,
      &WorkerCounters::hot_pins},

@@ -32,6 +32,11 @@ void ResponseSender::Start(BodySource& body) {
   SelectFilePiece(0);
 }
 
+void ResponseSender::SwitchBody(BodySource& body) {
+  body_ = &body;
+  SelectFilePiece(piece_index_);
+}
+
 void ResponseSender::SelectFilePiece(std::size_t from) {
   file_piece_ = from;
   while (file_piece_ < layout_.pieces.size() &&

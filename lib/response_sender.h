@@ -37,6 +37,10 @@ class ResponseSender {
   /// Starts sending layout() with the file bytes from `body` (selects its
   /// first file piece).
   void Start(BodySource& body);
+  /// Sends the rest of the response's file bytes from `body` instead: the
+  /// same bytes from elsewhere (a file that became hot while it was read
+  /// from the disk). What went out is the sender's to know, not the body's.
+  void SwitchBody(BodySource& body);
   /// Sends until done, blocked, waiting for bytes or `budget` bytes sent.
   Turn SendTurn(ByteStream& stream, std::uint64_t budget);
 

@@ -118,6 +118,31 @@ def test_a_file_asked_for_once_is_not_kept_and_asked_for_again_is(launch, tmp_pa
     assert counters["aborted"] == 0, counters
 
 
+def test_a_download_under_way_when_its_file_turns_hot_ends_from_memory(launch, tmp_path):
+    """The first downloads of a popular file are still reading it from the
+    disk when the file turns hot: the rest of each is sent from the pin."""
+    ferry, port = start(launch, tmp_path, "64M")
+    path = ferry.root / "popular.iso"
+    body = write_random(path, 16 * MIB)
+    slow = ferry.connect()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    slow.sendall(build_request("/popular.iso"))
+    reader = Reader(slow)
+    head = reader.read_until(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0]
+    got = reader.read_exact(MIB)
+    for _ in range(2):
+        assert ferry.get("/popular.iso").body == body
+    wait_until(lambda: counter(port, "hot_pins") == 1, 10, message="pinned")
+    reads = counter(port, "aio_reads") + counter(port, "helper_reads")
+    got += reader.read_exact(len(body) - MIB)
+    slow.close()
+    assert got == body
+    assert counter(port, "hot_hits") == 1  # the slow download, switched
+    # At most the read-ahead window already asked for came from the disk.
+    assert counter(port, "aio_reads") + counter(port, "helper_reads") <= reads + 4
+
+
 def test_a_download_split_into_ranges_is_one_download(launch, tmp_path):
     """aria2c fetches one file over four connections, a quarter each: one
     download, not four requests, so the file stays cold; a second whole

@@ -515,6 +515,30 @@ TEST_F(ResponseSenderTest, CachedRangesMixSendfileAndCopies) {
   EXPECT_GT(watched.sendfiles, 0);
 }
 
+// A file that turned hot while it was read from the disk: the rest of
+// the response, ranges and all, comes from the other source, and what
+// went out before is not sent again.
+TEST_F(ResponseSenderTest, TheRestComesFromTheBodySwitchedTo) {
+  const std::string file = RandomBytes(2 * CachedBytes::kSendfileMin + 50000);
+  CachedBody heap;
+  heap.Reset(CachedBytes::Copy(file.data(), file.size(), false));
+  CachedBody memory_file;
+  memory_file.Reset(CachedBytes::Copy(file.data(), file.size(), true));
+  ASSERT_GE(memory_file.SendfileFd(0, file.size()), 0) << "memfd refused";
+  ResponseSender sender;
+  BuildFile(file, &sender.layout(), "bytes=0-99999,200000-");
+  WatchedStream watched(stream_);
+  sender.Start(heap);
+  ResponseSender::Turn first = sender.SendTurn(watched, 150000);
+  ASSERT_EQ(first.status, Status::kYielded);
+  EXPECT_EQ(watched.sendfiles, 0);
+  std::string received = Drain();
+  sender.SwitchBody(memory_file);
+  received += SendAll(sender, watched, kUnlimited);
+  EXPECT_TRUE(received == Expected(sender.layout(), file));
+  EXPECT_GT(watched.sendfiles, 0) << "the rest left by sendfile";
+}
+
 TEST_F(ResponseSenderTest, CachedHeapBytesAreCopied) {
   const std::string file = RandomBytes(CachedBytes::kSendfileMin + 1);
   CachedBody body;
