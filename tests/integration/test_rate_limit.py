@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from harness import (Reader, build_request, ferryd_path, read_response, sha256,
-                     wait_until, write_random)
+from harness import (Reader, build_request, ferryd_path, read_response, sanitized,
+                     sha256, wait_until, write_random)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -112,7 +112,11 @@ def test_twenty_paced_connections_keep_their_rate_and_the_loop_idles(launch, tre
         assert took >= (MIB - quantum(512 * KIB)) / (512 * KIB), f"took {took:.2f}s"
         assert took < 8, f"took {took:.2f}s"
     print(f"20 paced connections: {wall:.2f}s wall, worker CPU {cpu:.2f}s")
-    assert cpu < wall / 2, f"the worker used {cpu:.2f}s of CPU in {wall:.2f}s"
+    # A loop that spins uses the whole wall time. Release: 0.13-0.16 s here.
+    # ThreadSanitizer makes every step several times dearer (0.5-1.0 s, 1.25 s
+    # in one CI run, the same with the hot cache off): judged looser there.
+    share = 0.75 if sanitized() else 0.25
+    assert cpu < wall * share, f"the worker used {cpu:.2f}s of CPU in {wall:.2f}s"
 
 
 def test_a_paced_client_is_not_closed_by_the_minimum_rate(launch, tree):
