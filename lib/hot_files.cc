@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,16 +24,12 @@ constexpr std::int64_t kPinRetryMillis = 10'000;
 constexpr std::size_t kPinBlockBytes = std::size_t{512} * 1024;
 
 // True when the pinned file is still the version it was pinned as: not
-// written, truncated, or deleted (fstat of an open descriptor reads the
-// inode in memory, never the disk).
+// written, truncated or deleted (an unlink moves the inode's ctime too).
+// statx of an open descriptor reads the inode in memory, never the disk.
 bool Unchanged(const PinnedFile& file) {
-  struct stat now {};
-  if (fstat(file.fd.get(), &now) != 0 || now.st_nlink == 0) return false;
-  const auto change_ns =
-      static_cast<std::uint64_t>(now.st_ctim.tv_sec) * 1'000'000'000u +
-      static_cast<std::uint64_t>(now.st_ctim.tv_nsec);
-  return static_cast<std::uint64_t>(now.st_size) == file.status.size &&
-         change_ns == file.status.change_ns;
+  FileStatus now;
+  return StatOpenFile(file.fd.get(), &now) == 0 &&
+         SameFileVersion(now, file.status);
 }
 
 // Reads the file through the page cache a block at a time, one request in

@@ -70,6 +70,18 @@ def meminfo_kib(field: str) -> int:
         return int(re.search(rf"^{field}:\s+(\d+) kB$", f.read(), re.M).group(1))
 
 
+def start_slow_download(ferry, path: str) -> tuple[socket.socket, Reader]:
+    """A GET of `path` by a client with a small receive buffer that reads
+    only the head: the server stays in the middle of sending the body."""
+    sock = ferry.connect()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.sendall(build_request(path))
+    reader = Reader(sock)
+    head = reader.read_until(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0]
+    return sock, reader
+
+
 def start(launch, tmp_path, budget: str, workers: int = 1, window: str = "60s"):
     """ferryd on a root on disk (tmp_path is ext4 here, not tmpfs: residency
     means something), with metrics."""
@@ -124,12 +136,7 @@ def test_a_download_under_way_when_its_file_turns_hot_ends_from_memory(launch, t
     ferry, port = start(launch, tmp_path, "64M")
     path = ferry.root / "popular.iso"
     body = write_random(path, 16 * MIB)
-    slow = ferry.connect()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    slow.sendall(build_request("/popular.iso"))
-    reader = Reader(slow)
-    head = reader.read_until(b"\r\n\r\n")
-    assert b" 200 " in head.split(b"\r\n")[0]
+    slow, reader = start_slow_download(ferry, "/popular.iso")
     got = reader.read_exact(MIB)
     for _ in range(2):
         assert ferry.get("/popular.iso").body == body
@@ -275,12 +282,7 @@ def test_a_hot_file_truncated_while_it_is_sent_ends_the_response(launch, tmp_pat
         assert ferry.get("/shrinks.bin").body == body
     wait_until(lambda: counter(port, "hot_pins") == 1, 10, message="pinned")
 
-    sock = ferry.connect()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    sock.sendall(build_request("/shrinks.bin"))
-    reader = Reader(sock)
-    head = reader.read_until(b"\r\n\r\n")
-    assert b" 200 " in head.split(b"\r\n")[0]
+    sock, reader = start_slow_download(ferry, "/shrinks.bin")
     got = reader.read_exact(MIB)
     assert got == body[:MIB]
     os.truncate(path, 2 * MIB)
